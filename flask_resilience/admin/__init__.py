@@ -1,0 +1,16 @@
+"""The admin JSON API and dashboard; registered only when an ``admin_auth`` callback exists."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..state import ResilienceState
+from .views import admin_blueprint
+
+
+def init_app(app: Flask, state: ResilienceState) -> None:
+    """Mount the admin blueprint under ``<url_prefix>/admin``."""
+    app.register_blueprint(admin_blueprint(), url_prefix=f"{state.settings.url_prefix}/admin")
+
+
+__all__ = ["init_app"]

@@ -1,0 +1,19 @@
+"""Observability: health and readiness probes; metrics and structured logs subscribe to signals."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..state import ResilienceState
+from .health import HEALTH_ENABLED, database_check, health_blueprint, redis_check
+
+
+def init_app(app: Flask, state: ResilienceState) -> None:
+    """Register the database and Redis readiness checks and, unless disabled, the probe routes."""
+    state.readiness_checks.setdefault("database", database_check(state))
+    state.readiness_checks.setdefault("redis", redis_check(state))
+    if state.config.boolean(HEALTH_ENABLED, True):
+        app.register_blueprint(health_blueprint())
+
+
+__all__ = ["init_app"]

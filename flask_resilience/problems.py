@@ -1,0 +1,97 @@
+"""RFC 9457 ``application/problem+json`` responses for every error the extension's routes return.
+
+Clients of an API get one machine-readable error shape (``type``, ``title``, ``status``,
+``detail``, ``instance`` plus extension members) instead of HTML pages or stack traces.
+
+>>> from flask import Flask
+>>> with Flask(__name__).test_request_context("/resilience/x"):
+...     problem_response(409, detail="version 3 is stale", current_version=4).get_json()["status"]
+409
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, json, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+PROBLEM_MIMETYPE = "application/problem+json"
+ABOUT_BLANK = "about:blank"
+logger = logging.getLogger("flask_resilience")
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    type: str = ABOUT_BLANK,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """A problem+json response; ``instance`` defaults to the request path."""
+    body: dict[str, Any] = {
+        "type": type,
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    body["instance"] = instance if instance is not None else _request_path()
+    body.update(extensions)
+    response = current_app.response_class(
+        json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def problem_from_http_exception(exc: HTTPException) -> Response:
+    """Render a werkzeug HTTP error as a problem, keeping headers such as ``Allow``."""
+    status = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    detail = exc.description if status < 500 else None
+    return problem_response(status, detail=detail, headers=headers)
+
+
+def register_problem_handlers(blueprint: Blueprint) -> None:
+    """Make every error raised inside ``blueprint``'s views a problem, and no 500 leak a trace."""
+    blueprint.register_error_handler(HTTPException, problem_from_http_exception)
+    blueprint.register_error_handler(Exception, _unexpected_error)
+
+
+def install_prefix_problems(app: Flask, prefix: str) -> None:
+    """Render routing errors (404, 405) under ``prefix`` as problems.
+
+    Routing errors happen before a blueprint is chosen, so blueprint handlers never see them; this
+    app-level handler answers only for paths under the extension's prefix and hands every other
+    error back unchanged, so the host app's own error pages are untouched.
+    """
+
+    def handle(exc: HTTPException) -> HTTPException | Response:
+        path = request.path
+        if path == prefix or path.startswith(prefix + "/"):
+            return problem_from_http_exception(exc)
+        return exc
+
+    app.register_error_handler(HTTPException, handle)
+
+
+def _unexpected_error(exc: Exception) -> Response:
+    if current_app.config.get("PROPAGATE_EXCEPTIONS"):
+        raise exc
+    logger.exception("unhandled error in %s %s", request.method, request.path)
+    return problem_from_http_exception(InternalServerError())
+
+
+def _request_path() -> str | None:
+    try:
+        return request.path
+    except RuntimeError:
+        return None
