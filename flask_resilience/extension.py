@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, observability, ratelimit
+from . import admin, jobs, observability, ratelimit
 from ._foundation.database import create_database_engine
 from ._foundation.redis_factory import connect_redis, embedded_redis
 from ._foundation.settings import Settings
@@ -85,6 +85,7 @@ class Resilience:
             )
         state.readiness_checks["migrations"] = migrations_readiness_check(state)
         install_prefix_problems(app, settings.url_prefix)
+        jobs.init_app(app, state)
         observability.init_app(app, state)
         if state.admin_auth is not None:
             admin.init_app(app, state)

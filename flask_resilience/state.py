@@ -47,6 +47,8 @@ class ResilienceState:
     user_loader: Callable[[], Any] | None = None
     admin_auth: Callable[[], bool] | None = None
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    """Each capability's per-app runtime object, by capability name."""
 
     def current_user_id(self) -> Any:
         """The id the host's ``user_loader`` returns for this request, or None."""
