@@ -8,7 +8,7 @@ from .._foundation.config_reader import ConfigReader
 
 QUEUES = "RESILIENCE_JOBS_QUEUES"
 EMBEDDED_WORKER = "RESILIENCE_JOBS_EMBEDDED_WORKER"
-DEFAULT_QUEUES = ("high", "default", "low")
+DEFAULT_QUEUES: tuple[str, ...] = ("high", "default", "low")
 
 
 @dataclass(frozen=True, slots=True)

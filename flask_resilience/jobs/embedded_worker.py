@@ -22,7 +22,7 @@ def wake_up() -> None:
     """A job that does nothing; it lets a waiting worker notice that it was asked to stop."""
 
 
-class ThreadWorker(SimpleWorker):  # type: ignore[misc]
+class ThreadWorker(SimpleWorker):
     """An RQ worker that can run off the main thread and runs jobs in the app's context."""
 
     death_penalty_class = TimerDeathPenalty
