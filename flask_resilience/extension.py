@@ -99,6 +99,35 @@ class Resilience:
         """The SQLAlchemy engine of the current app (the host's, when one was passed in)."""
         return get_state().engine
 
+    def get_engine(self, app: Flask) -> Engine:
+        """The engine of ``app``, without needing an app context (app factories, scripts)."""
+        return get_state(app).engine
+
+    def settings_for(self, app: Flask) -> Settings:
+        """Read and validate ``app``'s settings with this object's overrides, connecting nothing.
+
+        Lets a host decide things before ``init_app`` (the example app refuses to start in
+        production mode without a secret key): ``res.settings_for(app).embedded``.
+        """
+        settings, _ = Settings.from_app(app, self._overrides)
+        return settings
+
+    def close(self, app: Flask) -> None:
+        """Release ``app``'s resources: stop the embedded worker, close Redis, dispose the engine.
+
+        The engine is disposed only when the extension created it; a host's engine is its own.
+        """
+        state = get_state(app)
+        for runtime in state.capabilities.values():
+            stop = getattr(runtime, "close", None)
+            if callable(stop):
+                stop()
+        close_redis = getattr(state.redis, "close", None)
+        if callable(close_redis):
+            close_redis()
+        if state.owns_engine:
+            state.engine.dispose()
+
     @property
     def redis(self) -> Any:
         """The Redis client of the current app (fakeredis in embedded mode)."""

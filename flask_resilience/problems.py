@@ -12,7 +12,7 @@ Clients of an API get one machine-readable error shape (``type``, ``title``, ``s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, json, request
@@ -66,19 +66,27 @@ def register_problem_handlers(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(Exception, _unexpected_error)
 
 
-def install_prefix_problems(app: Flask, prefix: str) -> None:
-    """Render routing errors (404, 405) under ``prefix`` as problems.
+def install_prefix_problems(app: Flask, *prefixes: str) -> None:
+    """Render routing errors (404, 405) under any of ``prefixes`` as problems.
 
     Routing errors happen before a blueprint is chosen, so blueprint handlers never see them; this
-    app-level handler answers only for paths under the extension's prefix and hands every other
-    error back unchanged, so the host app's own error pages are untouched.
-    """
+    app-level handler answers only for paths under the prefixes. Flask keeps one app-level handler
+    per exception class, so every other path goes to the handler registered before this one (or
+    gets the default response): calling this for several prefixes, or after the host registered
+    its own ``HTTPException`` handler, keeps every handler working.
 
-    def handle(exc: HTTPException) -> HTTPException | Response:
+    >>> app = Flask(__name__)
+    >>> install_prefix_problems(app, "/api", "/auth")
+    """
+    previous: Callable[[HTTPException], Any] | None = app.error_handler_spec[None][None].get(
+        HTTPException
+    )
+
+    def handle(exc: HTTPException) -> Any:
         path = request.path
-        if path == prefix or path.startswith(prefix + "/"):
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
             return problem_from_http_exception(exc)
-        return exc
+        return previous(exc) if previous is not None else exc
 
     app.register_error_handler(HTTPException, handle)
 

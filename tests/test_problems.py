@@ -93,3 +93,22 @@ def test_errors_in_blueprint_views_are_problems_without_traces(
     assert response.mimetype == PROBLEM_MIMETYPE
     assert b"secret internals" not in response.data
     assert b"Traceback" not in response.data
+
+
+def test_prefix_handler_chains_to_the_hosts_earlier_handler(
+    make_app: Callable[..., Flask], sqlite_url: str
+) -> None:
+    """A host HTTPException handler registered before the extension still serves its paths."""
+    from werkzeug.exceptions import HTTPException
+
+    from flask_resilience import Resilience
+    from flask_resilience.problems import install_prefix_problems
+
+    app = make_app({"RESILIENCE_DATABASE_URL": sqlite_url}, init=False)
+    app.register_error_handler(HTTPException, lambda exc: (f"host says {exc.code}", exc.code))
+    Resilience(app)
+    install_prefix_problems(app, "/api")
+    client = app.test_client()
+    assert client.get("/elsewhere").data == b"host says 404"
+    assert client.get("/api/nothing").mimetype == PROBLEM_MIMETYPE
+    assert client.get("/resilience/nothing").mimetype == PROBLEM_MIMETYPE

@@ -51,8 +51,8 @@ def _sentinel_master(netloc: str, path: str, ssl: bool, options: dict[str, Any])
         raise ConfigurationError(
             "RESILIENCE_REDIS_URL", netloc, "a sentinel URL must name the service: /mymaster"
         )
-    sentinel = Sentinel(nodes, password=password, ssl=ssl, **options)
-    return sentinel.master_for(service, password=password)
+    sentinel = Sentinel(nodes, password=password, ssl=ssl, **options)  # type: ignore[no-untyped-call]
+    return sentinel.master_for(service, password=password)  # type: ignore[no-untyped-call]
 
 
 def embedded_redis() -> Any:

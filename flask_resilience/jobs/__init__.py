@@ -27,6 +27,11 @@ class JobsRuntime:
             else None
         )
 
+    def close(self) -> None:
+        """Stop the embedded worker thread, if one runs."""
+        if self.embedded_worker is not None:
+            self.embedded_worker.stop()
+
     def queue(self, name: str = "default") -> Queue:
         """An RQ queue of this app, JSON-serialised; starts the embedded worker when needed."""
         if name not in self.settings.queues:

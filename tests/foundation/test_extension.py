@@ -133,3 +133,27 @@ def test_trusted_proxies_apply_proxy_fix(make_app: Callable[..., Flask], sqlite_
         "/ip", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.1"}
     )
     assert seen == ["10.0.0.1", "203.0.113.9"]
+
+
+def test_close_releases_what_the_extension_owns(
+    make_app: Callable[..., Flask], sqlite_url: str
+) -> None:
+    """close() stops the embedded worker and disposes an engine the extension created."""
+    from flask_resilience.jobs import get_queue, runtime
+
+    app = make_app({"RESILIENCE_DATABASE_URL": sqlite_url}, init=False)
+    res = Resilience(app)
+    get_queue("default", app)
+    worker = runtime(app).embedded_worker
+    assert worker is not None and worker.running
+    res.close(app)
+    assert not worker.running
+    assert get_state(app).engine.pool.checkedout() == 0
+
+
+def test_settings_for_reads_without_connecting(make_app: Callable[..., Flask]) -> None:
+    """settings_for validates the config before init_app and honours constructor overrides."""
+    app = make_app({"RESILIENCE_REDIS_URL": "redis://127.0.0.1:1/0"}, init=False)
+    assert Resilience().settings_for(app).embedded is False
+    assert Resilience(env="staging").settings_for(app).env == "staging"
+    assert "resilience" not in app.extensions

@@ -1,0 +1,251 @@
+"""The JSON API: categories, quizzes (admins edit them), attempts, leaderboards and stats.
+
+Routes whose capability the extension does not offer yet answer 501 problem JSON naming it, so a
+client sees the whole contract today and which parts are still to come.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from flask_resilience.problems import problem_response
+
+from .auth import admin_required, current_user, login_required
+from .db import get_session
+from .models import Attempt, Category, Option, Question, Quiz
+from .service import (
+    AlreadySubmitted,
+    leaderboard,
+    load_quiz,
+    start_attempt,
+    submit_attempt,
+    user_stats,
+)
+from .validation import QuizInput, ValidationError, quiz_input, submission_input
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.errorhandler(ValidationError)
+def _invalid(exc: ValidationError) -> Response:
+    return problem_response(422, title="Invalid request body", detail=exc.message, field=exc.field)
+
+
+@bp.get("/categories")
+def categories() -> dict[str, Any]:
+    rows = get_session().scalars(select(Category).order_by(Category.name))
+    return {"categories": [{"id": c.id, "name": c.name} for c in rows]}
+
+
+@bp.get("/quizzes")
+def quizzes() -> dict[str, Any]:
+    """Quizzes with their question counts, optionally of one ``?category=<id>``."""
+    question_count = (
+        select(func.count(Question.id)).where(Question.quiz_id == Quiz.id).scalar_subquery()
+    )
+    query = (
+        select(Quiz, question_count)
+        .options(selectinload(Quiz.category))
+        .order_by(Quiz.title, Quiz.id)
+    )
+    category = request.args.get("category")
+    if category is not None:
+        if not category.isdigit():
+            raise ValidationError("category", "must be a category id")
+        query = query.where(Quiz.category_id == int(category))
+    rows = get_session().execute(query)
+    return {"quizzes": [quiz_summary(quiz, count) for quiz, count in rows]}
+
+
+@bp.get("/quizzes/<int:quiz_id>")
+def quiz_detail(quiz_id: int) -> dict[str, Any]:
+    """A quiz to take: its questions and options, never which option is correct."""
+    return quiz_json(_quiz_or_404(quiz_id), include_answers=False)
+
+
+@bp.post("/quizzes")
+@admin_required
+def create_quiz() -> tuple[dict[str, Any], int, dict[str, str]]:
+    session = get_session()
+    quiz = Quiz()
+    _apply(quiz, _checked_quiz_input())
+    session.add(quiz)
+    session.commit()
+    location = url_for("api.quiz_detail", quiz_id=quiz.id)
+    return quiz_json(quiz, include_answers=True), 201, {"Location": location}
+
+
+@bp.put("/quizzes/<int:quiz_id>")
+@admin_required
+def replace_quiz(quiz_id: int) -> dict[str, Any]:
+    """Replace the whole quiz, questions included (a partial update would be PATCH)."""
+    quiz = _quiz_or_404(quiz_id)
+    _apply(quiz, _checked_quiz_input())
+    get_session().commit()
+    return quiz_json(quiz, include_answers=True)
+
+
+@bp.delete("/quizzes/<int:quiz_id>")
+@admin_required
+def delete_quiz(quiz_id: int) -> tuple[str, int]:
+    """Delete the quiz with its questions and attempts."""
+    session = get_session()
+    session.delete(_quiz_or_404(quiz_id))
+    session.commit()
+    return "", 204
+
+
+@bp.post("/quizzes/<int:quiz_id>/attempts")
+@login_required
+def create_attempt(quiz_id: int) -> tuple[dict[str, Any], int]:
+    """Start an attempt; 200 with the open one instead when the user already has one."""
+    user = current_user()
+    assert user is not None
+    attempt, created = start_attempt(get_session(), user, _quiz_or_404(quiz_id))
+    return {"attempt_id": attempt.id, "started_at": attempt.started_at.isoformat()}, (
+        201 if created else 200
+    )
+
+
+@bp.post("/attempts/<int:attempt_id>/submit")
+@login_required
+def submit(attempt_id: int) -> dict[str, Any] | Response:
+    session = get_session()
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        abort(problem_response(404, detail=f"There is no attempt {attempt_id}."))
+    user = current_user()
+    if user is None or attempt.user_id != user.id:
+        return problem_response(403, detail="This attempt belongs to another user.")
+    if attempt.submitted_at is not None:
+        return _already_submitted()
+    try:
+        result = submit_attempt(session, attempt, submission_input(_json_body()))
+    except AlreadySubmitted:
+        return _already_submitted()
+    return result.as_json()
+
+
+@bp.get("/quizzes/<int:quiz_id>/leaderboard")
+def quiz_leaderboard(quiz_id: int) -> dict[str, Any]:
+    """Each player's best attempt; computed on every request until caching lands."""
+    quiz = _quiz_or_404(quiz_id)
+    return {"quiz_id": quiz.id, "entries": leaderboard(get_session(), quiz.id)}
+
+
+@bp.get("/users/me/stats")
+@login_required
+def my_stats() -> dict[str, Any]:
+    user = current_user()
+    assert user is not None
+    return user_stats(get_session(), user)
+
+
+def _not_built(capability: str, what: str) -> Response:
+    return problem_response(
+        501,
+        title="Not implemented yet",
+        detail=f"{what} needs flask-resilience's {capability} capability, which is not built yet.",
+        capability=capability,
+    )
+
+
+@bp.route("/attempts/<int:attempt_id>/progress", methods=["GET", "PATCH"])
+@login_required
+def progress(attempt_id: int) -> Response:
+    return _not_built("autosave", "Saving and restoring attempt progress")
+
+
+@bp.post("/quizzes/upload")
+@admin_required
+def upload_quiz() -> Response:
+    return _not_built("jobs", "Parsing an uploaded quiz file")
+
+
+@bp.post("/reports")
+@admin_required
+def reports() -> Response:
+    return _not_built("jobs", "Generating analytics reports")
+
+
+@bp.get("/recommendations")
+def recommendations() -> Response:
+    return _not_built("resilient", "Calling the recommender through a resilient policy")
+
+
+def quiz_summary(quiz: Quiz, question_count: int) -> dict[str, Any]:
+    return {
+        "id": quiz.id,
+        "title": quiz.title,
+        "description": quiz.description,
+        "category": {"id": quiz.category.id, "name": quiz.category.name},
+        "question_count": question_count,
+    }
+
+
+def quiz_json(quiz: Quiz, *, include_answers: bool) -> dict[str, Any]:
+    """A quiz with questions in order; ``is_correct`` only for admins editing it."""
+
+    def option(o: Option) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": o.id, "text": o.text}
+        if include_answers:
+            body["is_correct"] = o.is_correct
+        return body
+
+    return {
+        **quiz_summary(quiz, len(quiz.questions)),
+        "questions": [
+            {
+                "id": q.id,
+                "text": q.text,
+                "position": q.position,
+                "options": [option(o) for o in q.options],
+            }
+            for q in quiz.questions
+        ],
+    }
+
+
+def _quiz_or_404(quiz_id: int) -> Quiz:
+    quiz = load_quiz(get_session(), quiz_id)
+    if quiz is None:
+        abort(problem_response(404, detail=f"There is no quiz {quiz_id}."))
+    return quiz
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(
+            problem_response(400, detail="Send a JSON object with Content-Type: application/json.")
+        )
+    return body
+
+
+def _checked_quiz_input() -> QuizInput:
+    data = quiz_input(_json_body())
+    if get_session().get(Category, data.category_id) is None:
+        raise ValidationError("category_id", f"there is no category {data.category_id}")
+    return data
+
+
+def _apply(quiz: Quiz, data: QuizInput) -> None:
+    quiz.title = data.title
+    quiz.description = data.description
+    quiz.category = get_session().get_one(Category, data.category_id)
+    quiz.questions = [
+        Question(
+            text=q.text,
+            position=position,
+            options=[Option(text=o.text, is_correct=o.is_correct) for o in q.options],
+        )
+        for position, q in enumerate(data.questions)
+    ]
+
+
+def _already_submitted() -> Response:
+    return problem_response(409, detail="This attempt was already submitted.")

@@ -1,0 +1,55 @@
+"""The whole flow in production mode: PostgreSQL, real Redis, explicit set-up commands."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy import inspect
+
+from example_app.extensions import resilience
+from flask_resilience import schema
+
+from .conftest import AppFactory, assert_problem, bearer
+from .test_attempts import correct_answers
+
+
+def test_production_flow_on_postgresql_and_redis(
+    make_example_app: AppFactory, db_url: str, redis_url: str
+) -> None:
+    """Nothing is created at start; ``db upgrade`` plus ``flask init`` make a working app."""
+    app = make_example_app(
+        {
+            "RESILIENCE_DATABASE_URL": db_url,
+            "RESILIENCE_REDIS_URL": redis_url,
+            "SECRET_KEY": "production-test-key",
+        }
+    )
+    with app.app_context():
+        assert not any(
+            t.startswith("example_") for t in inspect(resilience.engine).get_table_names()
+        )
+
+    schema.upgrade(app)
+    runner = app.test_cli_runner()
+    for _ in range(2):  # the release step may run on every deploy
+        result = runner.invoke(args=["init"])
+        assert result.exit_code == 0, result.output
+    assert "added 0 users" in result.output
+
+    client: FlaskClient = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    alice = bearer(client, "alice", "wonderland")
+    quizzes = client.get("/api/quizzes").get_json()["quizzes"]
+    quiz_id = next(q["id"] for q in quizzes if q["title"] == "The Solar System")
+    attempt = client.post(f"/api/quizzes/{quiz_id}/attempts", headers=alice)
+    assert attempt.status_code == 201
+    attempt_id = attempt.get_json()["attempt_id"]
+    assert client.post(f"/api/quizzes/{quiz_id}/attempts", headers=alice).status_code == 200
+
+    key = correct_answers(client, quiz_id)
+    body = {"answers": [{"question_id": q, "option_id": o} for q, o in key.items()]}
+    submitted = client.post(f"/api/attempts/{attempt_id}/submit", json=body, headers=alice)
+    assert submitted.get_json() == {"score": 100.0, "correct": 4, "total": 4}
+    assert_problem(client.post(f"/api/attempts/{attempt_id}/submit", json=body, headers=alice), 409)
+    board = client.get(f"/api/quizzes/{quiz_id}/leaderboard").get_json()["entries"]
+    assert board[0]["username"] == "alice"
+    assert_problem(client.post("/api/quizzes", json={}, headers=alice), 403)
