@@ -19,6 +19,7 @@ from ._foundation.database import create_database_engine
 from ._foundation.redis_factory import connect_redis, embedded_redis
 from ._foundation.settings import Settings
 from .problems import install_prefix_problems
+from .resilient import setup as resilient_setup
 from .schema import migrations_readiness_check
 from .signals import resilience_configured
 from .state import EXTENSION_KEY, ResilienceState, get_state
@@ -85,6 +86,7 @@ class Resilience:
             )
         state.readiness_checks["migrations"] = migrations_readiness_check(state)
         install_prefix_problems(app, settings.url_prefix)
+        resilient_setup.init_app(app, state)
         jobs.init_app(app, state)
         observability.init_app(app, state)
         if state.admin_auth is not None:

@@ -19,15 +19,21 @@ from .bulkhead import Bulkhead as Bulkhead
 from .fallback import Fallback as Fallback
 from .fallback import LastGoodValue as LastGoodValue
 from .memory_store import MemoryBreakerStore as MemoryBreakerStore
+from .named import NamedPolicy as NamedPolicy
+from .named import current_runtime as current_runtime
+from .named import resilient as resilient
 from .policy import DEFAULT_REGISTRY as DEFAULT_REGISTRY
 from .policy import Caller as Caller
 from .policy import Policy as Policy
 from .policy import PolicyOptions as PolicyOptions
 from .policy import PolicyRegistry as PolicyRegistry
 from .policy import PolicySettings as PolicySettings
-from .policy import resilient as resilient
+from .policy import build_policy as build_policy
 from .retry import Retry as Retry
 from .retry import RetryBudget as RetryBudget
+from .runtime import PolicyRuntime as PolicyRuntime
+from .stats import PolicyStats as PolicyStats
+from .stats import StatsSnapshot as StatsSnapshot
 from .store import BreakerConfig as BreakerConfig
 from .store import BreakerEvent as BreakerEvent
 from .store import BreakerSnapshot as BreakerSnapshot
@@ -57,16 +63,22 @@ __all__ = [
     "Fallback",
     "LastGoodValue",
     "MemoryBreakerStore",
+    "NamedPolicy",
     "Permit",
     "Policy",
     "PolicyOptions",
     "PolicyRegistry",
+    "PolicyRuntime",
     "PolicySettings",
+    "PolicyStats",
     "Retry",
     "RetryBudget",
+    "StatsSnapshot",
     "StoreFactory",
     "ThreadBudget",
     "Timeout",
+    "build_policy",
+    "current_runtime",
     "is_testing",
     "resilient",
     "set_testing",

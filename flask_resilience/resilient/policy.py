@@ -34,6 +34,7 @@ from .breaker import BreakerListener, CircuitBreaker
 from .bulkhead import Bulkhead
 from .fallback import Fallback, LastGoodValue
 from .retry import AsyncSleep, Retry, RetryBudget
+from .stats import PolicyStats
 from .store import BreakerConfig, BreakerEvent, BreakerSnapshot, StoreFactory
 from .timeout import ThreadBudget, Timeout
 
@@ -119,6 +120,19 @@ class PolicySettings:
     clock: Clock = SYSTEM_CLOCK
     async_sleep: AsyncSleep | None = None
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_attempts <= 100:
+            raise ValueError(f"max_attempts must be within [1, 100], got {self.max_attempts!r}")
+        for name in ("backoff_base", "backoff_max", "max_wait"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.backoff_multiplier < 1:
+            raise ValueError(f"backoff_multiplier must be >= 1, got {self.backoff_multiplier!r}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds or None, got {self.timeout!r}")
+        if self.max_concurrent is not None and self.max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be >= 1 or None, got {self.max_concurrent!r}")
+
     def breaker_config(self) -> BreakerConfig:
         """The breaker part, validated."""
         names = [field.name for field in fields(BreakerConfig)]
@@ -132,7 +146,8 @@ class PolicyRegistry:
     is how metrics and logs subscribe once.
 
     >>> registry = PolicyRegistry()
-    >>> resilient("db", registry=registry).breaker is resilient("db", registry=registry).breaker
+    >>> first = build_policy("db", registry=registry)
+    >>> first.breaker is build_policy("db", registry=registry).breaker
     True
     """
 
@@ -230,17 +245,26 @@ class Policy:
         breaker: CircuitBreaker | None = None,
         bulkhead: Bulkhead | None = None,
         timeout: Timeout | None = None,
+        stats: PolicyStats | None = None,
     ) -> None:
         self.name = name
         self.fallback, self.retry, self.breaker = fallback, retry, breaker
-        self.bulkhead, self.timeout = bulkhead, timeout
-        layers = [x for x in (fallback, retry, breaker, bulkhead, timeout) if x is not None]
+        self.bulkhead, self.timeout, self.stats = bulkhead, timeout, stats
+        # Stats sit inside the fallback: a call the fallback rescued still counts as failed,
+        # so the health ratio reports the dependency, not the user's experience of it.
+        blocks = (fallback, stats, retry, breaker, bulkhead, timeout)
+        layers = [x for x in blocks if x is not None]
         self._sync: tuple[Callable[..., Any], ...] = tuple(layer.call for layer in layers)
         self._async: tuple[Callable[..., Any], ...] = tuple(layer.call_async for layer in layers)
 
     @classmethod
     def from_settings(
-        cls, name: str, settings: PolicySettings, *, registry: PolicyRegistry | None = None
+        cls,
+        name: str,
+        settings: PolicySettings,
+        *,
+        registry: PolicyRegistry | None = None,
+        stats: PolicyStats | None = None,
     ) -> Policy:
         """Build the blocks ``settings`` ask for; the breaker comes from ``registry``."""
         s, registry = settings, registry if registry is not None else DEFAULT_REGISTRY
@@ -267,6 +291,7 @@ class Policy:
             breaker=breaker,
             bulkhead=bulkhead,
             timeout=timeout,
+            stats=stats,
         )
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
@@ -315,18 +340,18 @@ class Policy:
         return f"Policy({self.name!r}, {[type(b).__name__ for b in blocks if b is not None]})"
 
 
-def resilient(
+def build_policy(
     name: str, /, *, registry: PolicyRegistry | None = None, **settings: Unpack[PolicyOptions]
 ) -> Policy:
-    """The policy called ``name`` with ``settings``: a decorator, a context manager, a caller.
+    """A concrete policy from explicit ``settings`` only (no app configuration, no presets).
 
     >>> from flask_resilience._foundation.clock import ManualClock
-    >>> @resilient("payments", max_attempts=3, clock=ManualClock(), registry=PolicyRegistry())
+    >>> @build_policy("payments", max_attempts=3, clock=ManualClock(), registry=PolicyRegistry())
     ... def charge(amount: int) -> str:
     ...     return f"charged {amount}"
     >>> charge(5)
     'charged 5'
-    >>> with resilient("payments", registry=PolicyRegistry()) as call:
+    >>> with build_policy("payments", registry=PolicyRegistry()) as call:
     ...     call(charge, 7)
     'charged 7'
     """

@@ -1,0 +1,96 @@
+"""What the named policies of one app (or one worker script) share: settings, breakers, stats.
+
+A ``PolicyRuntime`` resolves ``resilient("name", **kwargs)`` into a concrete ``Policy`` once and
+caches it, so the call path pays one dictionary lookup for configuration, not a settings merge.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from .config import CONFIGURABLE
+from .policy import Policy, PolicyRegistry, PolicySettings
+from .stats import PolicyStats
+from .store import StoreFactory
+
+RUNTIME_ONLY = frozenset({"healing"})
+
+
+class PolicyRuntime:
+    """Resolves named policies with precedence kwargs > ``RESILIENCE_POLICIES`` > preset.
+
+    >>> runtime = PolicyRuntime(defaults={"max_attempts": 2}, policies={"db": {"timeout": 1.0}})
+    >>> runtime.settings_for("db", {}).timeout, runtime.settings_for("db", {}).max_attempts
+    (1.0, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        defaults: Mapping[str, Any],
+        policies: Mapping[str, Mapping[str, Any]] | None = None,
+        registry: PolicyRegistry | None = None,
+        store_factory: StoreFactory | None = None,
+        instrument: bool = True,
+    ) -> None:
+        self.defaults = dict(defaults)
+        self.policies = {name: dict(entry) for name, entry in (policies or {}).items()}
+        self.registry = registry if registry is not None else PolicyRegistry()
+        self.store_factory = store_factory
+        self.instrument = instrument
+        self.stats: dict[str, PolicyStats] = {}
+        self._built: dict[Hashable, Policy] = {}
+        self._lock = threading.Lock()
+
+    def settings_for(self, name: str, options: Mapping[str, Any]) -> PolicySettings:
+        """Merge the three sources; runtime-only keys (``healing``) are left out."""
+        merged = {**self.defaults, **self.policies.get(name, {}), **options}
+        if self.store_factory is not None and merged.get("store_factory") is None:
+            merged["store_factory"] = self.store_factory
+        return PolicySettings(**{k: v for k, v in merged.items() if k not in RUNTIME_ONLY})
+
+    def policy(self, name: str, key: Hashable, options: Mapping[str, Any]) -> Policy:
+        """The policy for ``key`` (name + options), built on first use and then reused."""
+        policy = self._built.get(key)
+        if policy is not None:
+            return policy
+        with self._lock:
+            policy = self._built.get(key)
+            if policy is None:
+                policy = self._build(name, options)
+                self._built[key] = policy
+        return policy
+
+    def _build(self, name: str, options: Mapping[str, Any]) -> Policy:
+        stats = None
+        if self.instrument:
+            stats = self.stats.get(name)
+            if stats is None:
+                stats = self.stats[name] = PolicyStats(name)
+        settings = self.settings_for(name, options)
+        return Policy.from_settings(name, settings, registry=self.registry, stats=stats)
+
+    def configured_names(self) -> list[str]:
+        """Every policy named in configuration or used so far, sorted."""
+        return sorted(set(self.policies) | set(self.stats) | {s.name for s in self.snapshots()})
+
+    def snapshots(self) -> list[Any]:
+        return self.registry.snapshots()
+
+
+def options_key(name: str, options: Mapping[str, Any]) -> Hashable:
+    """A hashable identity of ``resilient(name, **options)``; unhashable values count by id."""
+    return (name, tuple(sorted((k, _freeze(v)) for k, v in options.items())))
+
+
+def _freeze(value: Any) -> Hashable:
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return value  # type: ignore[no-any-return]
+
+
+__all__ = ["CONFIGURABLE", "PolicyRuntime", "options_key"]
