@@ -6,6 +6,8 @@ from flask import Flask
 
 from ..state import ResilienceState
 from .health import HEALTH_ENABLED, database_check, health_blueprint, redis_check
+from .logs import log_breaker_event
+from .metrics import METRICS_ENABLED, init_metrics
 
 
 def init_app(app: Flask, state: ResilienceState) -> None:
@@ -14,6 +16,9 @@ def init_app(app: Flask, state: ResilienceState) -> None:
     state.readiness_checks.setdefault("redis", redis_check(state))
     if state.config.boolean(HEALTH_ENABLED, True):
         app.register_blueprint(health_blueprint())
+    if state.config.boolean(METRICS_ENABLED, True):
+        state.capabilities["metrics"] = init_metrics(app, state)
+    state.capabilities["resilient"].registry.add_listener(log_breaker_event)
 
 
 __all__ = ["init_app"]

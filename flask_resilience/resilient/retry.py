@@ -106,12 +106,15 @@ class Retry:
 
     __slots__ = (
         "_async_sleep",
+        "_counter_lock",
         "_is_retryable",
         "_sleep",
         "backoff",
         "budget",
+        "healed",
         "max_attempts",
         "name",
+        "retries",
         "retry_on_result",
     )
 
@@ -137,6 +140,10 @@ class Retry:
         self._is_retryable = exception_matcher(retry_on)
         self._sleep = clock.sleep
         self._async_sleep = async_sleep if async_sleep is not None else default_async_sleep(clock)
+        # Counted only on the failure path, which already sleeps; the success path stays bare.
+        self._counter_lock = threading.Lock()
+        self.retries = 0
+        self.healed = 0
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn(*args, **kwargs)`` with retries; the first attempt costs one extra frame."""
@@ -164,6 +171,8 @@ class Retry:
                 delay = self._next_delay(attempt, exc)
             else:
                 if self.retry_on_result is None or not self.retry_on_result(result):
+                    if attempt > 1:
+                        self._count_healed()
                     return result
                 delay = self._next_delay(attempt, None)
             if delay > 0.0:
@@ -189,6 +198,7 @@ class Retry:
                 exc = next_exc
                 continue
             if self.retry_on_result is None or not self.retry_on_result(result):
+                self._count_healed()
                 return result
             exc = None
 
@@ -201,9 +211,16 @@ class Retry:
             limit = min(limit, TESTING.attempts)
         if attempt >= limit or (self.budget is not None and not self.budget.try_spend()):
             raise RetryExhaustedError(self.name, attempt, exc) from exc
+        with self._counter_lock:
+            self.retries += 1
         if TESTING.enabled:
             return 0.0
         return self.backoff.delay(attempt)
+
+    def _count_healed(self) -> None:
+        """A call that succeeded after at least one failed attempt."""
+        with self._counter_lock:
+            self.healed += 1
 
     def __repr__(self) -> str:
         return (

@@ -72,6 +72,22 @@ class PolicyRuntime:
         settings = self.settings_for(name, options)
         return Policy.from_settings(name, settings, registry=self.registry, stats=stats)
 
+    def built(self) -> list[Policy]:
+        """Every concrete policy resolved so far (several per name when options differ)."""
+        with self._lock:
+            return list(self._built.values())
+
+    def retry_counts(self) -> dict[str, tuple[int, int]]:
+        """``(retries, healed)`` per policy name, summed over its concrete policies."""
+        counts: dict[str, tuple[int, int]] = {}
+        for policy in self.built():
+            retry = policy.retry
+            if retry is None:
+                continue
+            retries, healed = counts.get(policy.name, (0, 0))
+            counts[policy.name] = (retries + retry.retries, healed + retry.healed)
+        return counts
+
     def configured_names(self) -> list[str]:
         """Every policy named in configuration or used so far, sorted."""
         return sorted(set(self.policies) | set(self.stats) | {s.name for s in self.snapshots()})

@@ -187,3 +187,23 @@ def test_kwargs_pass_through(clock: ManualClock) -> None:
         return args, kwargs
 
     assert Retry(clock=clock).call(fn, 1, fn=2) == ((1,), {"fn": 2})
+
+
+def test_retry_counts_retries_and_healed_calls() -> None:
+    """Retries and calls that succeeded after a failure are counted for metrics."""
+    from flask_resilience._foundation.clock import ManualClock
+
+    clock = ManualClock()
+    retry = Retry(max_attempts=3, clock=clock, backoff=ConstantBackoff(0.0))
+    failures = iter([True, False, True, True, True])
+
+    def flaky() -> str:
+        if next(failures):
+            raise ConnectionError("reset")
+        return "ok"
+
+    assert retry.call(flaky) == "ok"
+    with pytest.raises(RetryExhaustedError):
+        retry.call(flaky)
+    assert retry.call(lambda: "fine") == "fine"
+    assert (retry.retries, retry.healed) == (3, 1)
