@@ -101,6 +101,17 @@ class Resilience:
         """The SQLAlchemy engine of the current app (the host's, when one was passed in)."""
         return get_state().engine
 
+    @property
+    def http(self) -> Any:
+        """The current app's ``ResilientSession``: a policy per host (needs the ``http`` extra)."""
+        from .resilient.http import ResilientSession
+
+        state = get_state()
+        session = state.capabilities.get("http")
+        if session is None:
+            session = state.capabilities["http"] = ResilientSession()
+        return session
+
     def get_engine(self, app: Flask) -> Engine:
         """The engine of ``app``, without needing an app context (app factories, scripts)."""
         return get_state(app).engine

@@ -25,6 +25,10 @@ R = TypeVar("R")
 AsyncSleep = Callable[[float], Awaitable[None]]
 
 
+MAX_SERVER_HINT_SECONDS = 60.0
+"""Longest wait a ``retry_after`` hint on an exception may impose on one retry."""
+
+
 class RetryBudget:
     """A token bucket that allows retries as a ``ratio`` of calls plus ``min_per_second``.
 
@@ -215,7 +219,12 @@ class Retry:
             self.retries += 1
         if TESTING.enabled:
             return 0.0
-        return self.backoff.delay(attempt)
+        delay = self.backoff.delay(attempt)
+        # A server that says when to come back (Retry-After) knows better than our schedule.
+        hint = getattr(exc, "retry_after", None)
+        if isinstance(hint, int | float) and hint > delay:
+            delay = min(float(hint), MAX_SERVER_HINT_SECONDS)
+        return delay
 
     def _count_healed(self) -> None:
         """A call that succeeded after at least one failed attempt."""
