@@ -8,12 +8,14 @@ from ..state import ResilienceState
 from .health import HEALTH_ENABLED, database_check, health_blueprint, redis_check
 from .logs import log_breaker_event
 from .metrics import METRICS_ENABLED, init_metrics
+from .request_id import init_request_ids
 
 
 def init_app(app: Flask, state: ResilienceState) -> None:
     """Register the database and Redis readiness checks and, unless disabled, the probe routes."""
     state.readiness_checks.setdefault("database", database_check(state))
     state.readiness_checks.setdefault("redis", redis_check(state))
+    init_request_ids(app)
     if state.config.boolean(HEALTH_ENABLED, True):
         app.register_blueprint(health_blueprint())
     if state.config.boolean(METRICS_ENABLED, True):

@@ -58,7 +58,7 @@ class ResilientSession(requests.Session):
         host = urlsplit(url).hostname or "unknown"
         return self.host_policies.get(host, f"http:{host}")
 
-    def request(  # type: ignore[override]
+    def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         text_url = url.decode() if isinstance(url, bytes) else url
