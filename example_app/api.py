@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from flask_resilience.problems import problem_response
 
+from . import recommender
 from .auth import admin_required, current_user, login_required
 from .db import get_session
 from .models import Attempt, Category, Option, Question, Quiz
@@ -173,8 +174,10 @@ def reports() -> Response:
 
 
 @bp.get("/recommendations")
-def recommendations() -> Response:
-    return _not_built("resilient", "Calling the recommender through a resilient policy")
+def recommendations() -> dict[str, Any]:
+    """Recommended quizzes from a flaky upstream, through ``@resilient("recommender")``."""
+    user = current_user()
+    return recommender.recommendations(str(user.id) if user else "anonymous")
 
 
 def quiz_summary(quiz: Quiz, question_count: int) -> dict[str, Any]:

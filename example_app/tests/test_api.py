@@ -147,7 +147,6 @@ def test_non_json_quiz_body_is_400(client: FlaskClient, admin: dict[str, str]) -
         ("PATCH", "/api/attempts/1/progress", "autosave"),
         ("POST", "/api/quizzes/upload", "jobs"),
         ("POST", "/api/reports", "jobs"),
-        ("GET", "/api/recommendations", "resilient"),
     ],
 )
 def test_unbuilt_capabilities_answer_501_problem(

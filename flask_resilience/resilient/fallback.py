@@ -52,11 +52,23 @@ class Fallback:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            if not self._matches(exc):
-                raise
-            if self._function is None:
-                return cast(R, self._value)
-            return cast(R, self._function(exc, *args, **kwargs))
+            return cast(R, self.answer(exc, args, kwargs))
+
+    def answer(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The fallback for ``exc`` raised by a call with ``args``; re-raise when not ``on``."""
+        if not self._matches(exc):
+            raise exc
+        if self._function is None:
+            return self._value
+        return self._function(exc, *args, **kwargs)
+
+    def in_chain(self, depth: int) -> ChainedFallback:
+        """This fallback as the outer layer of a policy with ``depth`` layers inside it.
+
+        Layers pass the inner layers ahead of the user's arguments; the fallback function must
+        see only the user's arguments, so the first ``depth`` positional ones are dropped.
+        """
+        return ChainedFallback(self, depth)
 
     async def call_async(
         self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
@@ -70,6 +82,31 @@ class Fallback:
             if self._function is None:
                 return cast(R, self._value)
             result = self._function(exc, *args, **kwargs)
+            return cast(R, await result if inspect.isawaitable(result) else result)
+
+
+class ChainedFallback:
+    """A ``Fallback`` inside a policy's layer chain; see ``Fallback.in_chain``."""
+
+    __slots__ = ("_depth", "fallback")
+
+    def __init__(self, fallback: Fallback, depth: int) -> None:
+        self.fallback = fallback
+        self._depth = depth
+
+    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            return cast(R, self.fallback.answer(exc, args[self._depth :], kwargs))
+
+    async def call_async(
+        self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except Exception as exc:
+            result = self.fallback.answer(exc, args[self._depth :], kwargs)
             return cast(R, await result if inspect.isawaitable(result) else result)
 
 

@@ -252,8 +252,11 @@ class Policy:
         self.bulkhead, self.timeout, self.stats = bulkhead, timeout, stats
         # Stats sit inside the fallback: a call the fallback rescued still counts as failed,
         # so the health ratio reports the dependency, not the user's experience of it.
-        blocks = (fallback, stats, retry, breaker, bulkhead, timeout)
-        layers = [x for x in blocks if x is not None]
+        inner = [x for x in (stats, retry, breaker, bulkhead, timeout) if x is not None]
+        outer: Any = fallback
+        if isinstance(fallback, Fallback):
+            outer = fallback.in_chain(len(inner))
+        layers = [outer, *inner] if outer is not None else inner
         self._sync: tuple[Callable[..., Any], ...] = tuple(layer.call for layer in layers)
         self._async: tuple[Callable[..., Any], ...] = tuple(layer.call_async for layer in layers)
 

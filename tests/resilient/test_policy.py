@@ -265,3 +265,30 @@ def test_broken_registry_listener_does_not_starve_the_others(
     with pytest.raises(ConnectionError):
         policy.call(Flaky(1))
     assert seen == ["c"]
+
+
+def test_fallback_function_receives_only_the_callers_arguments() -> None:
+    """Inside a policy the fallback function sees (exc, *args, **kwargs) of the user's call."""
+    from flask_resilience._foundation.clock import ManualClock
+    from flask_resilience.resilient import Fallback, build_policy
+
+    seen: list[tuple[object, ...]] = []
+
+    def answer(exc: Exception, sku: str, *, region: str) -> str:
+        seen.append((type(exc).__name__, sku, region))
+        return "cached"
+
+    policy = build_policy(
+        "stock",
+        registry=PolicyRegistry(),
+        max_attempts=2,
+        backoff_base=0.0,
+        clock=ManualClock(),
+        fallback=Fallback(function=answer),
+    )
+
+    def lookup(sku: str, *, region: str) -> str:
+        raise ConnectionError(sku)
+
+    assert policy.call(lookup, "A-1", region="eu") == "cached"
+    assert seen == [("RetryExhaustedError", "A-1", "eu")]
