@@ -133,6 +133,18 @@ def _no_leaked_app_context() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _reset_process_wide_state() -> Iterator[None]:
+    """Policies used outside an app context share a process runtime; give each test a new one."""
+    from flask_resilience.resilient import set_testing
+    from flask_resilience.resilient.named import reset_process_runtime
+
+    reset_process_runtime()
+    yield
+    reset_process_runtime()
+    set_testing(False)
+
+
+@pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep RESILIENCE_* variables of the developer's shell out of the tests."""
     for key in list(os.environ):
