@@ -92,8 +92,13 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def make_app(tmp_path: Any) -> Callable[..., Flask]:
-    """Build an app with the extension: ``make_app(config={...}, **resilience_kwargs)``."""
+def make_app(tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+    """Build an app with the extension: ``make_app(config={...}, **resilience_kwargs)``.
+
+    Every app built is closed at teardown (engine disposed, Redis closed, worker stopped), so no
+    connection outlives its test.
+    """
+    apps: list[Flask] = []
 
     def factory(config: dict[str, Any] | None = None, *, init: bool = True, **kwargs: Any) -> Flask:
         app = Flask("test_app", instance_path=str(tmp_path / "instance"))
@@ -101,9 +106,13 @@ def make_app(tmp_path: Any) -> Callable[..., Flask]:
         app.config.update(config or {})
         if init:
             Resilience(app, **kwargs)
+        apps.append(app)
         return app
 
-    return factory
+    yield factory
+    for app in apps:
+        if "resilience" in app.extensions:
+            Resilience().close(app)
 
 
 @pytest.fixture

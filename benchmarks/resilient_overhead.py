@@ -4,16 +4,19 @@ Run: ``python benchmarks/resilient_overhead.py [--rounds 21] [--sample-ms 40]``
 
 Every case runs in the same process, interleaved: each round shuffles the cases and takes one
 sample of each (a loop sized to about ``--sample-ms``, gc off); the table shows the median
-ns/call over the rounds with p25-p75. Two groups:
+ns/call over the rounds with p25-p75. Three groups:
 
 - ``success``: the wrapped function returns at once; baseline is a bare call.
 - ``failure``: each outer call is one failed attempt plus one successful attempt, zero backoff;
   baseline is a bare ``try/except`` plus a second call.
+- ``redis success``: the success path with breaker state in a real Redis; baseline a bare call,
+  with one redis-py ``GET`` as the cost of a single round trip.
 
-The last column is how many times cheaper a row is than tenacity + pybreaker stacked (success)
-or tenacity + pybreaker stacked with ``wait_none`` (failure). To add rows (e.g. Redis-backed
-breakers), write another ``*_cases()`` function returning ``Case`` objects and append it to
-``CASE_BUILDERS``.
+The last column is how many times cheaper a row is than the group's reference: tenacity +
+pybreaker stacked (success), tenacity + pybreaker stacked with ``wait_none`` (failure), pybreaker
+with ``CircuitRedisStorage`` (redis success: needs a Redis at ``REDIS_URL``, whose db 14 is
+flushed). To add rows, write another ``*_cases()`` function returning ``Case`` objects and
+append it to ``CASE_BUILDERS``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 import pybreaker
+import redis
 import tenacity
 
 from flask_resilience.resilient import PolicyRegistry, resilient
+from flask_resilience.resilient.redis_store import redis_store_factory
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +130,40 @@ def failure_cases() -> list[Case]:
     ]
 
 
-CASE_BUILDERS: list[Callable[[], list[Case]]] = [success_cases, failure_cases]
+REDIS_URL = "redis://127.0.0.1:6379/14"
+"""A real Redis on loopback; db 14 is flushed when the Redis rows are built."""
+
+
+def redis_success_cases() -> list[Case]:
+    """Success path with breaker state in Redis: ours (cached, batched) against pybreaker's."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    factory = redis_store_factory(REDIS_URL)  # defaults: 100 ms / 100 calls, 50 ms state TTL
+    ours = resilient(
+        "bench-redis", registry=PolicyRegistry(), max_attempts=3, store_factory=factory
+    )
+    # A time window needs every success (the rate's denominator): one flush per 100 calls.
+    ours_time = resilient(
+        "bench-redis-time",
+        registry=PolicyRegistry(),
+        max_attempts=3,
+        window="time",
+        window_size=10.0,
+        store_factory=factory,
+    )
+    storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, client, namespace="bench")
+    theirs = pybreaker.CircuitBreaker(state_storage=storage)
+    client.set("bench:key", "1")
+    return [
+        Case("redis success", "bare call (baseline, redis group)", ok, baseline=True),
+        Case("redis success", "@resilient retry+breaker (Redis state, count window)", ours(ok)),
+        Case("redis success", "@resilient retry+breaker (Redis state, time window)", ours_time(ok)),
+        Case("redis success", "redis-py GET (one round trip)", lambda: client.get("bench:key")),
+        Case("redis success", "pybreaker + CircuitRedisStorage", theirs(ok), reference=True),
+    ]
+
+
+CASE_BUILDERS: list[Callable[[], list[Case]]] = [success_cases, failure_cases, redis_success_cases]
 
 
 def sample(run: Callable[[], object], number: int) -> float:
@@ -170,10 +208,10 @@ def report(cases: list[Case], results: dict[str, list[float]]) -> None:
         median = {case.name: statistics.median(results[case.name]) for case in rows}
         baseline = next(median[c.name] for c in rows if c.baseline)
         reference = next(median[c.name] for c in rows if c.reference)
-        print(f"\n{group} path")
+        print(f"\n{group} path (reference: {next(c.name for c in rows if c.reference)})")
         print(
             f"| {'case':<62} | {'median ns/call':>14} | {'p25-p75':>17} | {'x baseline':>10} "
-            f"| {'x cheaper than stacked':>22} |"
+            f"| {'x cheaper than ref.':>22} |"
         )
         print(f"|{'-' * 64}|{'-' * 15}:|{'-' * 18}:|{'-' * 11}:|{'-' * 23}:|")
         for case in rows:

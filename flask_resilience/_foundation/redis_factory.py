@@ -11,7 +11,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ..errors import ConfigurationError
@@ -29,6 +31,9 @@ def connect_redis(url: str, *, timeout: float = REDIS_TIMEOUT_SECONDS) -> Any:
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "health_check_interval": 30,
+        # redis-py retries ten times with backoff by default: seconds of stall per call in an
+        # outage. One immediate retry covers a dropped idle connection and nothing more.
+        "retry": Retry(NoBackoff(), 1),
     }
     scheme = parts.scheme
     if scheme.endswith("+cluster"):

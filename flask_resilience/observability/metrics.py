@@ -56,6 +56,7 @@ class ResilienceCollector:
         retry_counts = runtime.retry_counts()
         yield from self._calls(snapshots, retry_counts)
         yield from self._breakers(runtime)
+        yield from self._healing(runtime)
         yield self._health(snapshots)
 
     def _calls(self, snapshots: dict[str, Any], retry_counts: dict[str, Any]) -> Iterator[Metric]:
@@ -101,6 +102,29 @@ class ResilienceCollector:
             for (name, previous, current), count in sorted(self._transitions.items()):
                 transitions.add_metric([name, previous, current], count)
         yield from (gauge, transitions)
+
+    def _healing(self, runtime: Any) -> Iterator[Metric]:
+        rules = GaugeMetricFamily(
+            "resilience_learned_rules", "Healing rules the adaptive healer has learned."
+        )
+        healer = runtime.healer
+        rules.add_metric([], float(healer.stats().learned_rules) if healer is not None else 0.0)
+        degraded = GaugeMetricFamily(
+            "resilience_breaker_store_degraded",
+            "1 while a breaker runs on local state because Redis is unreachable.",
+            labels=["policy"],
+        )
+        fallbacks = CounterMetricFamily(
+            "resilience_breaker_store_fallbacks",
+            "Times a breaker fell back to local state because Redis was unreachable.",
+            labels=["policy"],
+        )
+        for breaker in runtime.registry.breakers():
+            store = breaker.store
+            if hasattr(store, "degraded"):
+                degraded.add_metric([breaker.name], float(store.degraded))
+                fallbacks.add_metric([breaker.name], float(store.fallback_count))
+        yield from (rules, degraded, fallbacks)
 
     def _health(self, snapshots: dict[str, Any]) -> Metric:
         """Successful / total calls of every policy over the last ``window`` seconds."""

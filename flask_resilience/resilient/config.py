@@ -10,6 +10,7 @@ the environment variable of the same name::
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -17,10 +18,12 @@ from typing import Any
 from .._foundation.config_reader import ConfigReader
 from .._foundation.presets import EnginePreset
 from ..errors import ConfigurationError
+from .healer import Healer
 from .policy import Policy, PolicyRegistry, PolicySettings
 
 POLICIES = "RESILIENCE_POLICIES"
 HEALING_ENABLED = "RESILIENCE_HEALING_ENABLED"
+"""Master switch: when false, policies asking for ``healing`` use a plain ``Retry``."""
 
 # Settings an operator may give in configuration: plain values, nothing callable.
 CONFIGURABLE = frozenset(
@@ -60,6 +63,18 @@ def preset_defaults(preset: EnginePreset) -> dict[str, Any]:
         "failure_threshold": preset.breaker_failure_threshold,
         "reset_timeout": preset.breaker_reset_timeout_ms / 1000,
     }
+
+
+def make_healer(preset: EnginePreset, *, seed: int | None = None) -> Healer:
+    """A healer tuned by the environment preset (exploration, learning rate and thresholds)."""
+    return Healer(
+        exploration_rate=preset.exploration_rate,
+        learning_rate_alpha=preset.learning_rate_alpha,
+        learning_threshold=preset.learning_threshold,
+        strategy_evolution_interval=preset.strategy_evolution_interval,
+        base_backoff=preset.base_backoff_ms / 1000,
+        rng=random.Random(seed),
+    )
 
 
 def read_policies(reader: ConfigReader) -> dict[str, dict[str, Any]]:

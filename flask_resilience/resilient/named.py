@@ -20,7 +20,7 @@ from flask.globals import _cv_app
 
 from .._foundation.config_reader import ConfigReader
 from .._foundation.presets import ENVIRONMENTS, resolve_preset
-from .config import preset_defaults, read_policies
+from .config import HEALING_ENABLED, make_healer, preset_defaults, read_policies
 from .policy import (
     Caller,
     Policy,
@@ -123,10 +123,13 @@ def process_runtime() -> PolicyRuntime:
         if not _process:
             reader = ConfigReader({}, os.environ)
             env = reader.choice("RESILIENCE_ENV", "development", ENVIRONMENTS)
+            preset = resolve_preset(env, reader)
+            healing = reader.boolean(HEALING_ENABLED, True)
             _process.append(
                 PolicyRuntime(
-                    defaults=preset_defaults(resolve_preset(env, reader)),
+                    defaults=preset_defaults(preset),
                     policies=read_policies(reader),
+                    healer=make_healer(preset) if healing else None,
                 )
             )
     return _process[0]

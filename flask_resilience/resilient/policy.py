@@ -33,6 +33,8 @@ from .backoff import Backoff, ExponentialBackoff
 from .breaker import BreakerListener, CircuitBreaker
 from .bulkhead import Bulkhead
 from .fallback import Fallback, LastGoodValue
+from .healer import Healer
+from .healing_retry import HealingRetry
 from .retry import AsyncSleep, Retry, RetryBudget
 from .stats import PolicyStats
 from .store import BreakerConfig, BreakerEvent, BreakerSnapshot, StoreFactory
@@ -75,6 +77,9 @@ class PolicyOptions(TypedDict, total=False):
     max_concurrent: int | None
     max_wait: float
     fallback: Fallback | LastGoodValue[Any] | None
+    healing: bool
+    healer: Healer | None
+    alternate: Callable[..., Any] | None
     clock: Clock
     async_sleep: AsyncSleep | None
 
@@ -117,6 +122,9 @@ class PolicySettings:
     max_concurrent: int | None = None
     max_wait: float = 0.0
     fallback: Fallback | LastGoodValue[Any] | None = None
+    healing: bool = False
+    healer: Healer | None = None
+    alternate: Callable[..., Any] | None = None
     clock: Clock = SYSTEM_CLOCK
     async_sleep: AsyncSleep | None = None
 
@@ -190,6 +198,11 @@ class PolicyRegistry:
         """The breaker called ``name``, if one was built."""
         return self._breakers.get(name)
 
+    def breakers(self) -> list[CircuitBreaker]:
+        """Every breaker built so far, sorted by name."""
+        with self._lock:
+            return [breaker for _, breaker in sorted(self._breakers.items())]
+
     def snapshots(self) -> list[BreakerSnapshot]:
         """The state of every breaker, sorted by name (for health pages and the CLI)."""
         with self._lock:
@@ -241,7 +254,7 @@ class Policy:
         name: str,
         *,
         fallback: Fallback | LastGoodValue[Any] | None = None,
-        retry: Retry | None = None,
+        retry: Retry | HealingRetry | None = None,
         breaker: CircuitBreaker | None = None,
         bulkhead: Bulkhead | None = None,
         timeout: Timeout | None = None,
@@ -253,6 +266,9 @@ class Policy:
         # Stats sit inside the fallback: a call the fallback rescued still counts as failed,
         # so the health ratio reports the dependency, not the user's experience of it.
         inner = [x for x in (stats, retry, breaker, bulkhead, timeout) if x is not None]
+        if isinstance(retry, HealingRetry):
+            # The alternate and fallback of the healer must see the caller's own arguments.
+            retry.inner_layers = sum(x is not None for x in (breaker, bulkhead, timeout))
         outer: Any = fallback
         if isinstance(fallback, Fallback):
             outer = fallback.in_chain(len(inner))
@@ -286,7 +302,11 @@ class Policy:
         timeout = None
         if s.timeout is not None:
             timeout = Timeout(name=name, seconds=s.timeout, threads=s.timeout_threads)
-        retry = _build_retry(name, s) if s.max_attempts > 1 else None
+        retry: Retry | HealingRetry | None = None
+        if s.healing and s.healer is not None:
+            retry = _build_healing_retry(name, s)
+        elif s.max_attempts > 1:
+            retry = _build_retry(name, s)
         return cls(
             name,
             fallback=s.fallback,
@@ -375,6 +395,21 @@ def _build_retry(name: str, s: PolicySettings) -> Retry:
         backoff=backoff,
         retry_on=s.retry_on,
         retry_on_result=s.retry_on_result,
+        budget=s.retry_budget,
+        clock=s.clock,
+        async_sleep=s.async_sleep,
+    )
+
+
+def _build_healing_retry(name: str, s: PolicySettings) -> HealingRetry:
+    assert s.healer is not None
+    return HealingRetry(
+        name=name,
+        healer=s.healer,
+        max_attempts=s.max_attempts,
+        fallback=s.fallback,
+        alternate=s.alternate,
+        retry_on=s.retry_on,
         budget=s.retry_budget,
         clock=s.clock,
         async_sleep=s.async_sleep,

@@ -7,15 +7,14 @@ caches it, so the call path pays one dictionary lookup for configuration, not a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from .config import CONFIGURABLE
+from .healer import Healer
 from .policy import Policy, PolicyRegistry, PolicySettings
 from .stats import PolicyStats
 from .store import StoreFactory
-
-RUNTIME_ONLY = frozenset({"healing"})
 
 
 class PolicyRuntime:
@@ -33,23 +32,30 @@ class PolicyRuntime:
         policies: Mapping[str, Mapping[str, Any]] | None = None,
         registry: PolicyRegistry | None = None,
         store_factory: StoreFactory | None = None,
+        healer: Healer | None = None,
+        prepare_healer: Callable[[Healer], object] | None = None,
         instrument: bool = True,
     ) -> None:
         self.defaults = dict(defaults)
         self.policies = {name: dict(entry) for name, entry in (policies or {}).items()}
         self.registry = registry if registry is not None else PolicyRegistry()
         self.store_factory = store_factory
+        self.healer = healer
+        self._prepare_healer = prepare_healer
         self.instrument = instrument
         self.stats: dict[str, PolicyStats] = {}
         self._built: dict[Hashable, Policy] = {}
         self._lock = threading.Lock()
 
     def settings_for(self, name: str, options: Mapping[str, Any]) -> PolicySettings:
-        """Merge the three sources; runtime-only keys (``healing``) are left out."""
+        """Merge the three sources and add the shared pieces (breaker store, healer)."""
         merged = {**self.defaults, **self.policies.get(name, {}), **options}
         if self.store_factory is not None and merged.get("store_factory") is None:
             merged["store_factory"] = self.store_factory
-        return PolicySettings(**{k: v for k, v in merged.items() if k not in RUNTIME_ONLY})
+        if merged.get("healing") and merged.get("healer") is None:
+            merged["healer"] = self.healer
+            merged["healing"] = self.healer is not None
+        return PolicySettings(**merged)
 
     def policy(self, name: str, key: Hashable, options: Mapping[str, Any]) -> Policy:
         """The policy for ``key`` (name + options), built on first use and then reused."""
@@ -70,6 +76,11 @@ class PolicyRuntime:
             if stats is None:
                 stats = self.stats[name] = PolicyStats(name)
         settings = self.settings_for(name, options)
+        if settings.healer is not None and self._prepare_healer is not None:
+            # Learned rules are loaded on first use, not at start: the database may not be
+            # migrated (or reachable) yet when the app object is created.
+            prepare, self._prepare_healer = self._prepare_healer, None
+            prepare(settings.healer)
         return Policy.from_settings(name, settings, registry=self.registry, stats=stats)
 
     def built(self) -> list[Policy]:
