@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+from .._foundation.clock import SYSTEM_CLOCK, Clock
 from .._foundation.config_reader import ConfigReader
 from .._foundation.presets import EnginePreset
 from ..errors import ConfigurationError
@@ -65,9 +66,12 @@ def preset_defaults(preset: EnginePreset) -> dict[str, Any]:
     }
 
 
-def make_healer(preset: EnginePreset, *, seed: int | None = None) -> Healer:
+def make_healer(
+    preset: EnginePreset, *, seed: int | None = None, clock: Clock = SYSTEM_CLOCK
+) -> Healer:
     """A healer tuned by the environment preset (exploration, learning rate and thresholds)."""
     return Healer(
+        clock=clock,
         exploration_rate=preset.exploration_rate,
         learning_rate_alpha=preset.learning_rate_alpha,
         learning_threshold=preset.learning_threshold,

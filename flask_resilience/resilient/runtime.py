@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from .config import CONFIGURABLE
+from .._foundation.clock import ManualClock
+from .._foundation.presets import EnginePreset
+from .config import CONFIGURABLE, make_healer
 from .healer import Healer
 from .policy import Policy, PolicyRegistry, PolicySettings
 from .stats import PolicyStats
@@ -34,6 +37,7 @@ class PolicyRuntime:
         store_factory: StoreFactory | None = None,
         healer: Healer | None = None,
         prepare_healer: Callable[[Healer], object] | None = None,
+        preset: EnginePreset | None = None,
         instrument: bool = True,
     ) -> None:
         self.defaults = dict(defaults)
@@ -42,6 +46,7 @@ class PolicyRuntime:
         self.store_factory = store_factory
         self.healer = healer
         self._prepare_healer = prepare_healer
+        self.preset = preset
         self.instrument = instrument
         self.stats: dict[str, PolicyStats] = {}
         self._built: dict[Hashable, Policy] = {}
@@ -83,6 +88,32 @@ class PolicyRuntime:
             prepare(settings.healer)
         return Policy.from_settings(name, settings, registry=self.registry, stats=stats)
 
+    def simulation_factory(self, *, seed: int = 0) -> PolicyFactory:
+        """Build policies as configured here, but isolated for the stress harness.
+
+        Same settings (preset, ``RESILIENCE_POLICIES``), on the harness's simulated clock, with a
+        private breaker registry and a private healer, and no timeout threads: a stress run
+        never touches the live breakers, rules or stats of the app.
+        """
+
+        def build(name: str, clock: ManualClock) -> Policy:
+            settings = self.settings_for(name, {})
+            healer = None
+            if settings.healing and self.preset is not None:
+                healer = make_healer(self.preset, seed=seed, clock=clock)
+            isolated = replace(
+                settings,
+                clock=clock,
+                store_factory=None,
+                healer=healer,
+                healing=healer is not None,
+                timeout=None,
+                timeout_threads=None,
+            )
+            return Policy.from_settings(name, isolated, registry=PolicyRegistry())
+
+        return build
+
     def built(self) -> list[Policy]:
         """Every concrete policy resolved so far (several per name when options differ)."""
         with self._lock:
@@ -120,4 +151,6 @@ def _freeze(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
-__all__ = ["CONFIGURABLE", "PolicyRuntime", "options_key"]
+PolicyFactory = Callable[[str, ManualClock], Policy]
+
+__all__ = ["CONFIGURABLE", "PolicyFactory", "PolicyRuntime", "options_key"]

@@ -34,6 +34,7 @@ def init_app(app: Flask, state: ResilienceState) -> None:
         policies=read_policies(state.config),
         healer=healer,
         prepare_healer=lambda loading: restore_rules(loading, state.engine),
+        preset=state.settings.engine,
         store_factory=store_factory,
     )
 
