@@ -6,7 +6,7 @@ from flask import Flask
 
 from ..state import ResilienceState
 from .health import HEALTH_ENABLED, database_check, health_blueprint, redis_check
-from .logs import log_breaker_event
+from .logs import log_breaker_event, log_healing_event
 from .metrics import METRICS_ENABLED, init_metrics
 from .request_id import init_request_ids
 
@@ -20,7 +20,10 @@ def init_app(app: Flask, state: ResilienceState) -> None:
         app.register_blueprint(health_blueprint())
     if state.config.boolean(METRICS_ENABLED, True):
         state.capabilities["metrics"] = init_metrics(app, state)
-    state.capabilities["resilient"].registry.add_listener(log_breaker_event)
+    runtime = state.capabilities["resilient"]
+    runtime.registry.add_listener(log_breaker_event)
+    if runtime.healer is not None:
+        runtime.healer.add_listener(log_healing_event)
 
 
 __all__ = ["init_app"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from loguru import logger
 
+from ..resilient.healer import HealingDecision, HealingEvent, RuleLearned
 from ..resilient.store import BreakerEvent, BreakerState
 
 _LEVELS = {
@@ -27,3 +28,37 @@ def log_breaker_event(event: BreakerEvent) -> None:
         state=event.state.value,
         reason=event.reason,
     )
+
+
+def log_healing_event(event: HealingEvent) -> None:
+    """Decisions at DEBUG (one per failure), learned rules and backoff changes at INFO."""
+    signature = event.signature.key
+    bound = logger.bind(policy=event.policy, signature=signature)
+    if isinstance(event, HealingDecision):
+        bound.debug(
+            "healer {policy}: {signature} -> {strategy}{explored}",
+            policy=event.policy,
+            signature=signature,
+            strategy=event.strategy,
+            explored=" (exploring)" if event.explored else "",
+        )
+    elif isinstance(event, RuleLearned):
+        bound.info(
+            "healer {policy}: learned {signature} -> {strategy} "
+            "(score {score:.2f} over {observations} observations, was {previous})",
+            policy=event.policy,
+            signature=signature,
+            strategy=event.strategy,
+            score=event.score,
+            observations=event.observations,
+            previous=event.previous,
+        )
+    else:
+        bound.info(
+            "healer {policy}: base backoff of {signature} {old:.0f} -> {new:.0f} ms ({reason})",
+            policy=event.policy,
+            signature=signature,
+            old=event.previous_ms,
+            new=event.base_backoff_ms,
+            reason=event.reason,
+        )
