@@ -22,6 +22,7 @@ append it to ``CASE_BUILDERS``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import random
 import statistics
@@ -48,6 +49,8 @@ class Case:
     run: Callable[[], object]
     baseline: bool = False
     reference: bool = False
+    context: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext
+    """Entered around each sample (an app context for the app-bound rows), not each call."""
 
 
 def ok() -> int:
@@ -85,6 +88,8 @@ def success_cases() -> list[Case]:
     return [
         Case("success", "bare call", ok, baseline=True),
         Case("success", "@resilient retry+breaker (local state)", ours),
+        app_bound_case("@resilient named, in an app (retry+breaker+metrics)", metrics=True),
+        app_bound_case("@resilient named, in an app, metrics off", metrics=False),
         Case(
             "success",
             "tenacity @retry(stop_after_attempt(3), wait_exponential())",
@@ -93,6 +98,27 @@ def success_cases() -> list[Case]:
         Case("success", "pybreaker CircuitBreaker (memory)", breaker(ok)),
         Case("success", "tenacity + pybreaker stacked", stacked, reference=True),
     ]
+
+
+def app_bound_case(name: str, *, metrics: bool) -> Case:
+    """What users write: ``@resilient("name")`` resolved against an app (embedded mode), with the
+    per-app settings lookup and, if on, the metrics layer. Its app context is pushed around each
+    sample, as it is around a request."""
+    import logging
+
+    from flask import Flask
+
+    from flask_resilience import Resilience
+
+    logging.getLogger("flask_resilience").setLevel(logging.ERROR)
+    app = Flask(f"bench-metrics-{metrics}")
+    app.config.update(
+        RESILIENCE_DATABASE_URL="sqlite://",
+        RESILIENCE_ENV="production",
+        RESILIENCE_METRICS_ENABLED=metrics,
+    )
+    Resilience(app)
+    return Case("success", name, resilient("bench-named")(ok), context=app.app_context)
 
 
 def failure_cases() -> list[Case]:
@@ -188,7 +214,10 @@ def calibrate(run: Callable[[], object], sample_ms: float) -> int:
 
 
 def measure(cases: list[Case], rounds: int, sample_ms: float) -> dict[str, list[float]]:
-    numbers = {case.name: calibrate(case.run, sample_ms) for case in cases}
+    numbers = {}
+    for case in cases:
+        with case.context():
+            numbers[case.name] = calibrate(case.run, sample_ms)
     results: dict[str, list[float]] = {case.name: [] for case in cases}
     order = list(cases)
     gc.disable()
@@ -196,7 +225,8 @@ def measure(cases: list[Case], rounds: int, sample_ms: float) -> dict[str, list[
         for _ in range(rounds):
             random.shuffle(order)
             for case in order:
-                results[case.name].append(sample(case.run, numbers[case.name]))
+                with case.context():
+                    results[case.name].append(sample(case.run, numbers[case.name]))
     finally:
         gc.enable()
     return results

@@ -61,7 +61,7 @@ def recommendations(user_key: str) -> dict[str, Any]:
     session = get_session()
     quizzes = {q.id: q for q in session.scalars(select(Quiz))}
     timeout = current_app.config["EXAMPLE_UPSTREAM_TIMEOUT_MS"] / 1000
-    policy = resilient("recommender", timeout=timeout, fallback=FALLBACK)
+    policy = resilient("recommender", timeout=timeout, fallback=FALLBACK, healing=True)
     ranked, source = policy.call(ask_upstream, user_key, sorted(quizzes))
     if source == "live":
         key = LAST_GOOD_KEY.format(user=user_key)

@@ -25,6 +25,8 @@ REDIS_URL = "RESILIENCE_REDIS_URL"
 ENV = "RESILIENCE_ENV"
 URL_PREFIX = "RESILIENCE_URL_PREFIX"
 TRUSTED_PROXIES = "RESILIENCE_TRUSTED_PROXIES"
+METRICS_ENABLED = "RESILIENCE_METRICS_ENABLED"
+"""Read by observability (serve /metrics) and by capabilities (keep the counters at all)."""
 
 REDIS_SCHEMES = (
     "redis",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .._foundation.settings import METRICS_ENABLED
 from ..state import ResilienceState
 from .health import HEALTH_ENABLED, database_check, health_blueprint, redis_check
 from .logs import log_breaker_event, log_healing_event
-from .metrics import METRICS_ENABLED, init_metrics
+from .metrics import init_metrics
 from .request_id import init_request_ids
 
 

@@ -28,7 +28,6 @@ from ..resilient.stats import DURATION_BUCKETS
 from ..resilient.store import BreakerEvent, BreakerState
 from ..state import ResilienceState
 
-METRICS_ENABLED = "RESILIENCE_METRICS_ENABLED"
 METRICS_PATH = "RESILIENCE_METRICS_PATH"
 HEALTH_WINDOW_SECONDS = 300.0
 STATES = (BreakerState.CLOSED, BreakerState.HALF_OPEN, BreakerState.OPEN)

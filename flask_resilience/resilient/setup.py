@@ -8,10 +8,11 @@ from flask import Flask
 from loguru import logger
 from sqlalchemy.engine import Engine
 
+from .._foundation.settings import METRICS_ENABLED
 from ..state import ResilienceState
 from .config import HEALING_ENABLED, make_healer, preset_defaults, read_policies
 from .healer import BackoffTuned, Healer, HealingEvent, RuleLearned
-from .named import CAPABILITY
+from .named import CAPABILITY, RUNTIME_KEY
 from .redis_store import redis_store_factory
 from .rules import load_rules, save_rules
 from .runtime import PolicyRuntime
@@ -29,14 +30,16 @@ def init_app(app: Flask, state: ResilienceState) -> None:
     store_factory = None
     if state.settings.redis_url is not None:
         store_factory = redis_store_factory(state.settings.redis_url)
-    state.capabilities[CAPABILITY] = PolicyRuntime(
+    runtime = state.capabilities[CAPABILITY] = PolicyRuntime(
         defaults=preset_defaults(state.settings.engine),
         policies=read_policies(state.config),
         healer=healer,
         prepare_healer=lambda loading: restore_rules(loading, state.engine),
         preset=state.settings.engine,
         store_factory=store_factory,
+        instrument=state.config.boolean(METRICS_ENABLED, True),
     )
+    app.extensions[RUNTIME_KEY] = runtime
 
 
 def restore_rules(healer: Healer, engine: Engine) -> int:

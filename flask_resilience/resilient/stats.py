@@ -72,7 +72,8 @@ class PolicyStats:
         return cell
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        started = self._timer()
+        timer = self._timer
+        started = timer()
         try:
             result = fn(*args, **kwargs)
         except CallRejectedError:
@@ -81,7 +82,15 @@ class PolicyStats:
         except Exception:
             self._record(_FAILURE, started)
             raise
-        self._record(_SUCCESS, started)
+        # The success path inlines _record: this layer runs on every call of every policy.
+        elapsed = timer() - started
+        try:
+            cell = self._local.cell
+        except AttributeError:
+            cell = self._cell()
+        cell[_SUCCESS] += 1
+        cell[_SUM] += elapsed
+        cell[4 + bisect_left(DURATION_BUCKETS, elapsed)] += 1
         return result
 
     async def call_async(
