@@ -24,6 +24,7 @@ from .._foundation.clock import ManualClock
 from .._foundation.presets import PRESETS, EnginePreset
 from ..errors import CallRejectedError
 from .breaker import CircuitBreaker
+from .config import make_healer
 from .healer import Healer
 from .healing_retry import HealingRetry
 from .policy import Policy
@@ -48,15 +49,7 @@ def preset_policy_factory(preset: EnginePreset, *, seed: int = 0) -> PolicyFacto
     """
 
     def build(name: str, clock: ManualClock) -> Policy:
-        healer = Healer(
-            exploration_rate=preset.exploration_rate,
-            learning_rate_alpha=preset.learning_rate_alpha,
-            learning_threshold=preset.learning_threshold,
-            strategy_evolution_interval=preset.strategy_evolution_interval,
-            base_backoff=preset.base_backoff_ms / 1000,
-            rng=random.Random(seed),
-            clock=clock,
-        )
+        healer = make_healer(preset, seed=seed, clock=clock)
         breaker = CircuitBreaker(
             name=name,
             failure_threshold=preset.breaker_failure_threshold,
