@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import schema
+from .resilient.cli import rules_group, stress_command
 from .state import EXTENSION_KEY
 
 resilience_group = AppGroup(
@@ -17,6 +18,8 @@ resilience_group = AppGroup(
 )
 db_group = AppGroup("db", help="Manage the extension's own tables (Alembic, separate history).")
 resilience_group.add_command(db_group)
+resilience_group.add_command(rules_group)
+resilience_group.add_command(stress_command)
 
 
 def _app() -> Flask:

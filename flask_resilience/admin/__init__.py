@@ -5,12 +5,15 @@ from __future__ import annotations
 from flask import Flask
 
 from ..state import ResilienceState
+from .stress import init_stress
 from .views import admin_blueprint
 
 
 def init_app(app: Flask, state: ResilienceState) -> None:
-    """Mount the admin blueprint under ``<url_prefix>/admin``."""
-    app.register_blueprint(admin_blueprint(), url_prefix=f"{state.settings.url_prefix}/admin")
+    """Mount the admin blueprint (overview and stress API) under ``<url_prefix>/admin``."""
+    blueprint = admin_blueprint()
+    init_stress(blueprint, state)
+    app.register_blueprint(blueprint, url_prefix=f"{state.settings.url_prefix}/admin")
 
 
 __all__ = ["init_app"]

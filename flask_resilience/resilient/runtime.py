@@ -6,6 +6,7 @@ caches it, so the call path pays one dictionary lookup for configuration, not a 
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import replace
@@ -88,21 +89,27 @@ class PolicyRuntime:
             prepare(settings.healer)
         return Policy.from_settings(name, settings, registry=self.registry, stats=stats)
 
-    def simulation_factory(self, *, seed: int = 0) -> PolicyFactory:
+    def simulation_factory(
+        self, *, seed: int = 0, overrides: Mapping[str, Any] | None = None
+    ) -> PolicyFactory:
         """Build policies as configured here, but isolated for the stress harness.
 
-        Same settings (preset, ``RESILIENCE_POLICIES``), on the harness's simulated clock, with a
+        Same settings (preset, ``RESILIENCE_POLICIES``, then ``overrides`` on top, the way
+        keyword arguments of ``resilient()`` would be), on the harness's simulated clock, with a
         private breaker registry and a private healer, and no timeout threads: a stress run
-        never touches the live breakers, rules or stats of the app.
+        never touches the live breakers, rules or stats of the app. ``seed`` seeds the healer
+        and the backoff jitter, so one seed gives one report.
         """
+        options = dict(overrides or {})
 
         def build(name: str, clock: ManualClock) -> Policy:
-            settings = self.settings_for(name, {})
+            settings = self.settings_for(name, options)
             healer = None
             if settings.healing and self.preset is not None:
                 healer = make_healer(self.preset, seed=seed, clock=clock)
             isolated = replace(
                 settings,
+                rng=random.Random(f"jitter-{seed}"),  # not the stream the dependency draws from
                 clock=clock,
                 store_factory=None,
                 healer=healer,

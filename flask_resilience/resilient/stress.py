@@ -201,7 +201,7 @@ class StressRun:
                 clock.advance(self._next_arrival - now)
             start, calls, failures = clock.monotonic(), dependency.calls, dependency.failures
             self._next_arrival = start + self.interval
-            dependency.request_index = self._total
+            index = dependency.request_index = self._total
             error: BaseException | None = None
             try:
                 self.policy.call(dependency, request_type)
@@ -212,7 +212,7 @@ class StressRun:
             rejected = isinstance(error, CallRejectedError)
             self._count(error is None, healed, rejected, elapsed_ms)
             return RequestOutcome(
-                str(request_id if request_id is not None else self._total),
+                str(request_id if request_id is not None else index),
                 request_type,
                 error is None,
                 healed,
