@@ -13,7 +13,7 @@ from flask import Flask
 
 from flask_resilience import schema
 
-from . import api, auth, cli, db, errors, pages
+from . import api, auth, cli, db, errors, pages, progress  # noqa: F401  (progress: autosave)
 from .extensions import resilience
 from .settings import ensure_secret_key, load_environment
 

@@ -6,18 +6,25 @@ client sees the whole contract today and which parts are still to come.
 
 from __future__ import annotations
 
+import base64
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from flask_resilience.problems import problem_response
 
+from . import jobs as quiz_jobs
 from . import recommender
 from .auth import admin_required, current_user, login_required
 from .db import get_session
+from .extensions import resilience
 from .models import Attempt, Category, Option, Question, Quiz
+from .progress import DRAFT_KIND
+from .quiz_files import EXTENSIONS as UPLOAD_EXTENSIONS
 from .service import (
     AlreadySubmitted,
     leaderboard,
@@ -28,7 +35,9 @@ from .service import (
 )
 from .validation import QuizInput, ValidationError, quiz_input, submission_input
 
+logger = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_UPLOAD_BYTES = 1_000_000
 
 
 @bp.errorhandler(ValidationError)
@@ -128,7 +137,27 @@ def submit(attempt_id: int) -> dict[str, Any] | Response:
         result = submit_attempt(session, attempt, submission_input(_json_body()))
     except AlreadySubmitted:
         return _already_submitted()
+    quiz_jobs.calculate_leaderboard.enqueue(attempt.quiz_id)
+    _record_attempt_metrics(attempt, result.score)
     return result.as_json()
+
+
+def _record_attempt_metrics(attempt: Attempt, score: float) -> None:
+    """Score and time spent as metric series ``quiz:<id>:score`` / ``quiz:<id>:time_spent``.
+
+    The attempt is already committed, so a metrics outage is logged rather than turned into a
+    500 for a submission that succeeded.
+    """
+    prefix = f"quiz:{attempt.quiz_id}"
+    labels = {"attempt_id": attempt.id}
+    try:
+        resilience.metrics.record(f"{prefix}:score", score, step=attempt.id, labels=labels)
+        if attempt.time_spent is not None:
+            resilience.metrics.record(
+                f"{prefix}:time_spent", attempt.time_spent, step=attempt.id, labels=labels
+            )
+    except SQLAlchemyError:
+        logger.warning("could not record metrics of attempt %s", attempt.id, exc_info=True)
 
 
 @bp.get("/quizzes/<int:quiz_id>/leaderboard")
@@ -156,21 +185,36 @@ def _not_built(capability: str, what: str) -> Response:
 
 
 @bp.route("/attempts/<int:attempt_id>/progress", methods=["GET", "PATCH"])
+# Rate limit: the lead adds @resilience.limits.autosave (120/min per user) here.
 @login_required
 def progress(attempt_id: int) -> Response:
-    return _not_built("autosave", "Saving and restoring attempt progress")
+    """The attempt's autosave draft (the same as ``/resilience/autosave/attempt/<id>``): GET
+    restores it, PATCH merges into it (RFC 7396), with If-Match, Idempotency-Key, 403/404/412."""
+    response: Response = resilience.autosave.respond(DRAFT_KIND, attempt_id)
+    return response
 
 
 @bp.post("/quizzes/upload")
 @admin_required
-def upload_quiz() -> Response:
-    return _not_built("jobs", "Parsing an uploaded quiz file")
+def upload_quiz() -> tuple[dict[str, str], int] | Response:
+    """Accept a question file (multipart ``file``) and parse it in the ``parse-quiz-file`` job."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("file", "send the question file as multipart field 'file'")
+    if not upload.filename.lower().endswith(UPLOAD_EXTENSIONS):
+        raise ValidationError("file", f"use one of {', '.join(UPLOAD_EXTENSIONS)}")
+    data = upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        return problem_response(413, detail=f"uploads are limited to {MAX_UPLOAD_BYTES} bytes")
+    content = base64.b64encode(data).decode()
+    return quiz_jobs.parse_quiz_file.enqueue(upload.filename, content).as_json(), 202
 
 
 @bp.post("/reports")
 @admin_required
-def reports() -> Response:
-    return _not_built("jobs", "Generating analytics reports")
+def reports() -> tuple[dict[str, str], int]:
+    """Start the slow ``generate-analytics`` report; poll its ``status_url``."""
+    return quiz_jobs.generate_analytics.enqueue().as_json(), 202
 
 
 @bp.get("/recommendations")

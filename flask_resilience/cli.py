@@ -10,6 +10,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import schema
+from .archive.cli import archive_group, partitions_group
+from .caching.cli import cache_group
+from .jobs.cli import jobs_group, worker_command
 from .resilient.cli import rules_group, stress_command
 from .state import EXTENSION_KEY
 
@@ -20,6 +23,11 @@ db_group = AppGroup("db", help="Manage the extension's own tables (Alembic, sepa
 resilience_group.add_command(db_group)
 resilience_group.add_command(rules_group)
 resilience_group.add_command(stress_command)
+resilience_group.add_command(cache_group)
+resilience_group.add_command(worker_command)
+resilience_group.add_command(jobs_group)
+resilience_group.add_command(partitions_group)
+resilience_group.add_command(archive_group)
 
 
 def _app() -> Flask:

@@ -14,10 +14,11 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, jobs, observability, ratelimit
+from . import admin, archive, autosave, caching, jobs, observability, ratelimit
 from ._foundation.database import create_database_engine
 from ._foundation.redis_factory import connect_redis, embedded_redis
 from ._foundation.settings import Settings
+from .jobs.api import Jobs
 from .problems import install_prefix_problems
 from .resilient import setup as resilient_setup
 from .schema import migrations_readiness_check
@@ -57,6 +58,8 @@ class Resilience:
         self._overrides = overrides
         self._user_loader: Callable[[], Any] | None = None
         self._admin_auth: Callable[[], bool] | None = None
+        self._jobs = Jobs()
+        self._autosave = autosave.Autosave(autosave.DraftKinds())
         self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
         if app is not None:
             self.init_app(app)
@@ -87,7 +90,12 @@ class Resilience:
         state.readiness_checks["migrations"] = migrations_readiness_check(state)
         install_prefix_problems(app, settings.url_prefix)
         resilient_setup.init_app(app, state)
-        jobs.init_app(app, state)
+        jobs.init_app(app, state, self._jobs)
+        ratelimit.init_app(app, state)
+        caching.init_app(app, state)
+        archive.init_app(app, state)
+        # Rate limit of the draft endpoints: pass decorators=(ratelimit.limits.autosave,) here.
+        autosave.init_app(app, state, self._autosave.kinds)
         observability.init_app(app, state)
         if state.admin_auth is not None:
             admin.init_app(app, state)
@@ -140,6 +148,41 @@ class Resilience:
             close_redis()
         if state.owns_engine:
             state.engine.dispose()
+
+    @property
+    def cache(self) -> caching.CacheAPI:
+        """The current app's cache, resolved at call time: ``@res.cache.cached(...)`` works at
+        import time and ``res.cache.get_or_set(key, fn, ttl)`` inside a request."""
+        return caching.cache_api
+
+    @property
+    def limits(self) -> ratelimit.Presets:
+        """The named rate-limit presets: ``@res.limits.login``, ``@res.limits.upload``, ..."""
+        return ratelimit.limits
+
+    def limit(self, value: str, **options: Any) -> ratelimit.LimitDecorator:
+        """A rate limit for any view: ``@res.limit("20/minute", key="ip")``."""
+        return ratelimit.limit(value, **options)
+
+    def exempt(self, view: F) -> F:
+        """Exempt a view from every rate limit, the default one included."""
+        return ratelimit.exempt(view)
+
+    @property
+    def jobs(self) -> Jobs:
+        """Background jobs: ``@res.jobs.task(...)`` at import time, ``task.enqueue(...)`` later."""
+        return self._jobs
+
+    @property
+    def autosave(self) -> autosave.Autosave:
+        """Drafts: ``res.autosave.register("attempt", owner=...)``, then ``.get``/``.delete``."""
+        return self._autosave
+
+    @property
+    def metrics(self) -> archive.MetricsAPI:
+        """Time-series metrics of the current app: ``res.metrics.record("quiz:7:score", 80.0)``,
+        ``.record_many``, ``.query``, ``.summary``, ``.archive``."""
+        return archive.metrics_api
 
     @property
     def redis(self) -> Any:

@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,15 @@ from flask import Flask
 from sqlalchemy.engine import Connection, Engine
 
 from ._foundation.database import TABLE_PREFIX, metadata
+from .archive import models as _archive_models  # noqa: F401  (registers tables)
+from .archive.catalog import partition_names
+from .autosave import models as _autosave_models  # noqa: F401  (registers tables)
+from .jobs import models as _jobs_models  # noqa: F401  (registers tables)
 from .resilient import models as _resilient_models  # noqa: F401  (registers tables)
 from .state import CheckResult, ReadinessCheck, ResilienceState, get_state
 
 VERSION_TABLE = "resilience_alembic_version"
+IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
 
 __all__ = [
     "VERSION_TABLE",
@@ -44,6 +50,7 @@ __all__ = [
     "downgrade",
     "head_revision",
     "include_object",
+    "include_object_for",
     "metadata",
     "migrations_path",
     "upgrade",
@@ -67,12 +74,37 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    obj: Any,
+    name: str | None,
+    type_: str,
+    reflected: bool,
+    compare_to: Any,
+    *,
+    partitions: frozenset[str] = frozenset(),
 ) -> bool:
-    """Autogenerate sees only the extension's own tables, never the host app's."""
+    """Autogenerate sees only the extension's own tables, never the host app's, nor partitions.
+
+    Partitions reflect as ordinary tables, so without this autogenerate proposes dropping every
+    monthly partition (sqlalchemy/alembic#539). They are recognised by catalogue state
+    (``pg_class.relispartition``, passed in as ``partitions`` by :func:`include_object_for`), not
+    by name, so a renamed or hand-made partition is skipped too. Unnamed constraints arrive with
+    ``name=None`` and are kept.
+    """
     if type_ == "table":
-        return bool(name and name.startswith(TABLE_PREFIX) and name != VERSION_TABLE)
+        if not name or (reflected and name in partitions):
+            return False
+        return name.startswith(TABLE_PREFIX) and name != VERSION_TABLE
     return True
+
+
+def include_object_for(connection: Connection | None) -> IncludeObject:
+    """``include_object`` bound to the partitions that exist in ``connection``'s schemas now."""
+    partitions = partition_names(connection) if connection is not None else frozenset()
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return include_object(obj, name, type_, reflected, compare_to, partitions=partitions)
+
+    return include
 
 
 def upgrade(app: Flask, revision: str = "head") -> None:
@@ -131,7 +163,7 @@ def _migration_context(connection: Connection) -> MigrationContext:
         connection,
         opts={
             "version_table": VERSION_TABLE,
-            "include_object": include_object,
+            "include_object": include_object_for(connection),
             "compare_type": True,
         },
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from flask_resilience.schema import VERSION_TABLE, include_object, metadata
+from flask_resilience.schema import VERSION_TABLE, include_object, include_object_for, metadata
 
 config = context.config
 
@@ -20,7 +20,7 @@ def _configure(connection: object) -> None:
         connection=connection,  # type: ignore[arg-type]
         target_metadata=metadata,
         version_table=VERSION_TABLE,
-        include_object=include_object,
+        include_object=include_object_for(connection),  # type: ignore[arg-type]
         compare_type=True,
         render_as_batch=getattr(dialect, "name", "") == "sqlite",
     )

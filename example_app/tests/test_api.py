@@ -1,4 +1,4 @@
-"""Categories and quizzes: reading, admin-only editing, validation and the 501 placeholders."""
+"""Categories and quizzes: reading, admin-only editing and validation."""
 
 from __future__ import annotations
 
@@ -138,21 +138,3 @@ def test_non_json_quiz_body_is_400(client: FlaskClient, admin: dict[str, str]) -
     """A quiz sent as a form or as a JSON list is a 400 problem."""
     assert_problem(client.post("/api/quizzes", data={"title": "x"}, headers=admin), 400)
     assert_problem(client.put("/api/quizzes/1", json=[1], headers=admin), 400)
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "capability"),
-    [
-        ("GET", "/api/attempts/1/progress", "autosave"),
-        ("PATCH", "/api/attempts/1/progress", "autosave"),
-        ("POST", "/api/quizzes/upload", "jobs"),
-        ("POST", "/api/reports", "jobs"),
-    ],
-)
-def test_unbuilt_capabilities_answer_501_problem(
-    client: FlaskClient, admin: dict[str, str], method: str, path: str, capability: str
-) -> None:
-    """Routes waiting for a capability answer 501 problem JSON naming it."""
-    body = assert_problem(client.open(path, method=method, headers=admin), 501)
-    assert body["capability"] == capability
-    assert capability in body["detail"]

@@ -1,62 +1,67 @@
-"""Background jobs on RQ. This module wires queues per app; embedded mode runs a worker thread."""
+"""Background jobs on RQ: declared tasks, retries with backoff, status API, dead letters,
+periodic jobs and durable (outbox) enqueue. See ``docs/jobs.md``.
+
+>>> from flask_resilience import Resilience
+>>> from flask_resilience.jobs import current_job_progress
+>>> res = Resilience()
+>>> @res.jobs.task(name="parse-quiz-file", queue="high", retries=2)
+... def parse_quiz_file(upload_id: int) -> dict:
+...     current_job_progress(50, "parsing")
+...     return {"questions": 3}
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 from rq import Queue
-from rq.serializers import JSONSerializer
 
 from ..state import ResilienceState, get_state
+from .api import Jobs
 from .config import JobSettings
-from .embedded_worker import EmbeddedWorker
+from .control import JobConflict, JobNotFound
+from .execution import PermanentJobError, current_job_id, current_job_progress
+from .periodic import Schedule
+from .records import JobRecord
+from .runtime import JobsRuntime
+from .task import JobHandle, Task
+from .views import jobs_blueprint
 
 EXTENSION_SLOT = "jobs"
 
 
-class JobsRuntime:
-    """Per-app job plumbing: queue names and, in embedded mode, the in-process worker."""
-
-    def __init__(self, app: Flask, state: ResilienceState, settings: JobSettings) -> None:
-        self.settings = settings
-        self.connection = state.redis
-        self.embedded_worker = (
-            EmbeddedWorker(app, state.redis, settings.queues)
-            if state.settings.embedded and settings.embedded_worker
-            else None
-        )
-
-    def close(self) -> None:
-        """Stop the embedded worker thread, if one runs."""
-        if self.embedded_worker is not None:
-            self.embedded_worker.stop()
-
-    def queue(self, name: str = "default") -> Queue:
-        """An RQ queue of this app, JSON-serialised; starts the embedded worker when needed."""
-        if name not in self.settings.queues:
-            raise KeyError(f"unknown queue {name!r}; configured: {', '.join(self.settings.queues)}")
-        if self.embedded_worker is not None:
-            self.embedded_worker.ensure_started()
-        return Queue(name, connection=self.connection, serializer=JSONSerializer)
-
-
-def init_app(app: Flask, state: ResilienceState) -> None:
-    """Attach the app's job runtime to its state."""
-    state.capabilities[EXTENSION_SLOT] = JobsRuntime(
-        app, state, JobSettings.from_reader(state.config)
-    )
+def init_app(app: Flask, state: ResilienceState, api: Jobs | None = None) -> None:
+    """Attach the app's job runtime to its state and mount ``<prefix>/jobs/<id>``."""
+    settings = JobSettings.from_reader(state.config)
+    state.capabilities[EXTENSION_SLOT] = JobsRuntime(app, state, settings, api)
+    if api is not None:
+        api.bind(app)
+    app.register_blueprint(jobs_blueprint(), url_prefix=f"{state.settings.url_prefix}/jobs")
 
 
 def runtime(app: Flask | None = None) -> JobsRuntime:
     """The job runtime of ``app`` (default: the current app)."""
-    runtime: Any = get_state(app).capabilities[EXTENSION_SLOT]
-    return runtime  # type: ignore[no-any-return]
+    found: JobsRuntime = get_state(app).capabilities[EXTENSION_SLOT]
+    return found
 
 
 def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
-    """Shortcut for ``runtime(app).queue(name)``."""
+    """The raw RQ queue ``name`` of ``app`` (JSON-serialised), for plain ``enqueue`` calls."""
     return runtime(app).queue(name)
 
 
-__all__ = ["JobsRuntime", "get_queue", "init_app", "runtime"]
+__all__ = [
+    "JobConflict",
+    "JobHandle",
+    "JobNotFound",
+    "JobRecord",
+    "Jobs",
+    "JobsRuntime",
+    "PermanentJobError",
+    "Schedule",
+    "Task",
+    "current_job_id",
+    "current_job_progress",
+    "get_queue",
+    "init_app",
+    "runtime",
+]

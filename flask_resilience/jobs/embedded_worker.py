@@ -1,55 +1,51 @@
 """The in-process RQ worker of embedded mode: jobs run on a daemon thread of the web process.
 
 Embedded mode has no Redis server and so no separate worker process can see the queues (they
-live in this process's fakeredis). A ``SimpleWorker`` on a thread serves them instead. Two RQ
-defaults assume the main thread and are replaced: signal handlers are not installed, and job
-timeouts use a timer instead of ``SIGALRM``.
+live in this process's fakeredis). A ``SimpleWorker`` on a thread serves them instead, with the
+same tasks, retries, status records and periodic jobs as production. Two RQ defaults assume the
+main thread and are replaced: signal handlers are not installed, and job timeouts use a timer
+instead of ``SIGALRM``. There is no RQ scheduler process, so the thread's maintenance tick moves
+due scheduled jobs (``enqueue_in``, retry delays) to their queues itself.
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
+from .maintenance import Maintenance
+from .worker_mixin import ResilienceWorkerMixin
+
+if TYPE_CHECKING:
+    from .runtime import JobsRuntime
+
 
 def wake_up() -> None:
     """A job that does nothing; it lets a waiting worker notice that it was asked to stop."""
 
 
-class ThreadWorker(SimpleWorker):
+class ThreadWorker(ResilienceWorkerMixin, SimpleWorker):
     """An RQ worker that can run off the main thread and runs jobs in the app's context."""
 
     death_penalty_class = TimerDeathPenalty
 
-    def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._app_ref = weakref.ref(app)
-
     def _install_signal_handlers(self) -> None:
         """Signals can only be handled by the main thread; the web server owns them."""
-
-    def execute_job(self, job: Any, queue: Any) -> None:
-        app = self._app_ref()
-        if app is None:
-            super().execute_job(job, queue)
-            return
-        with app.app_context():
-            super().execute_job(job, queue)
 
 
 class EmbeddedWorker:
     """Starts the worker thread once, on the first enqueue, and stops it on request."""
 
-    def __init__(self, app: Flask, connection: Any, queue_names: tuple[str, ...]) -> None:
-        self._app_ref = weakref.ref(app)
-        self._connection = connection
-        self._queue_names = queue_names
+    def __init__(self, app: Flask, runtime: JobsRuntime) -> None:
+        self._app = app
+        self._runtime = runtime
+        self._connection = runtime.connection
+        self._queue_names = runtime.settings.queues
         self._lock = threading.Lock()
         self._worker: ThreadWorker | None = None
         self._thread: threading.Thread | None = None
@@ -63,20 +59,22 @@ class EmbeddedWorker:
         if self.running:
             return
         with self._lock:
-            app = self._app_ref()
-            if self.running or app is None:
+            if self.running:
                 return
             queues = [
                 Queue(name, connection=self._connection, serializer=JSONSerializer)
                 for name in self._queue_names
             ]
-            self._worker = ThreadWorker(
-                queues, connection=self._connection, serializer=JSONSerializer, app=app
+            worker = ThreadWorker(queues, connection=self._connection, serializer=JSONSerializer)
+            worker._app = self._app
+            worker.maintenance = Maintenance(
+                self._app, self._runtime, run_scheduler=True, embedded=True
             )
+            self._worker = worker
             self._thread = threading.Thread(
-                target=self._worker.work,
+                target=worker.work,
                 kwargs={"with_scheduler": False, "logging_level": "WARNING"},
-                name=f"resilience-embedded-worker-{app.name}",
+                name=f"resilience-embedded-worker-{self._app.name}",
                 daemon=True,
             )
             self._thread.start()
@@ -88,8 +86,9 @@ class EmbeddedWorker:
             return
         worker._stop_requested = True
         # RQ checks the stop flag only between jobs, so hand it one that does nothing.
-        Queue(self._queue_names[0], connection=self._connection, serializer=JSONSerializer).enqueue(
-            wake_up
+        queue: Any = Queue(
+            self._queue_names[0], connection=self._connection, serializer=JSONSerializer
         )
+        queue.enqueue(wake_up)
         thread.join(timeout)
         self._worker = self._thread = None

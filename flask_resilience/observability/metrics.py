@@ -27,6 +27,9 @@ from prometheus_flask_exporter import PrometheusMetrics
 from ..resilient.stats import DURATION_BUCKETS
 from ..resilient.store import BreakerEvent, BreakerState
 from ..state import ResilienceState
+from .cache_metrics import register_cache_metrics
+from .jobs_metrics import register_jobs_metrics
+from .ratelimit_metrics import RateLimitCollector
 
 METRICS_PATH = "RESILIENCE_METRICS_PATH"
 HEALTH_WINDOW_SECONDS = 300.0
@@ -167,6 +170,9 @@ def init_metrics(app: Flask, state: ResilienceState) -> CollectorRegistry:
     )
     collector = ResilienceCollector(state)
     registry.register(collector)
+    registry.register(RateLimitCollector(state))
+    register_cache_metrics(registry, state)
+    register_jobs_metrics(registry, state)
     state.capabilities["resilient"].registry.add_listener(collector.on_breaker_event)
 
     def scrape() -> Response:

@@ -1,5 +1,26 @@
-"""Rate limiting on Flask-Limiter: presets, key functions, headers, fallback."""
+"""Rate limiting on Flask-Limiter: presets, key functions, headers, one round trip, fallback.
 
-from .config import DEFAULT_LIMIT, RATELIMIT_DEFAULT, validate_config
+>>> from flask_resilience.ratelimit import exempt, limit, limits
+>>> @limits.login
+... def login(): ...
+"""
 
-__all__ = ["DEFAULT_LIMIT", "RATELIMIT_DEFAULT", "validate_config"]
+from .config import DEFAULT_LIMIT, RATELIMIT_DEFAULT, RateLimitConfig, validate_config
+from .policies import PRESETS, LimitDecorator, Policy, Presets, exempt, limit, limits
+from .runtime import RateLimitRuntime, init_app
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "PRESETS",
+    "RATELIMIT_DEFAULT",
+    "LimitDecorator",
+    "Policy",
+    "Presets",
+    "RateLimitConfig",
+    "RateLimitRuntime",
+    "exempt",
+    "init_app",
+    "limit",
+    "limits",
+    "validate_config",
+]

@@ -79,3 +79,27 @@ def test_unknown_queue_and_bad_queue_config(
         get_queue("urgent", app)
     with pytest.raises(ConfigurationError, match="RESILIENCE_JOBS_QUEUES"):
         make_app({"RESILIENCE_DATABASE_URL": sqlite_url, "RESILIENCE_JOBS_QUEUES": " , "})
+
+
+def test_declared_tasks_work_in_embedded_mode(sqlite_url: str) -> None:
+    """With no Redis, a declared task runs on the in-process worker with status and retries."""
+    from flask_resilience import schema
+
+    from . import tasks
+
+    app = tasks.create_app({"RESILIENCE_DATABASE_URL": sqlite_url})
+    try:
+        schema.upgrade(app)
+        with app.test_request_context("/"):
+            handle = tasks.report.enqueue(2)
+            flaky = tasks.flaky.enqueue("embedded", 1)
+        client = app.test_client()
+        for job_id, result in ((handle.id, {"steps": 2}), (flaky.id, "ok")):
+            deadline = time.monotonic() + 10
+            body = client.get(f"/resilience/jobs/{job_id}").get_json()
+            while body["status"] != "finished" and time.monotonic() < deadline:
+                time.sleep(0.02)
+                body = client.get(f"/resilience/jobs/{job_id}").get_json()
+            assert body["status"] == "finished" and body["result"] == result
+    finally:
+        tasks.res.close(app)

@@ -1,0 +1,91 @@
+"""``flask resilience worker``: RQ's own worker classes, run inside the app.
+
+The subclasses add four things and change nothing else about RQ:
+
+- jobs run inside the app context (``execute_job``);
+- between jobs, and every ``job_monitoring_interval`` while a forked job runs, the worker ticks
+  its :class:`~.maintenance.Maintenance` (abandoned-job sweep, outbox relay, periodic jobs);
+  RQ blocks in ``BLPOP`` for minutes, so the wait is cut into sweep-interval slices;
+- a forked work horse dies with its parent (``PR_SET_PDEATHSIG`` on Linux), so a SIGKILLed
+  worker never leaves a job running that the sweep then retries elsewhere;
+- the horse drops the engine's inherited database connections (SQLAlchemy's fork advice).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from flask import Flask
+from rq import Queue, SimpleWorker, Worker
+from rq.serializers import JSONSerializer
+
+from ..state import get_state
+from .maintenance import Maintenance
+from .runtime import JobsRuntime
+from .worker_mixin import ResilienceWorkerMixin
+
+logger = logging.getLogger("flask_resilience.jobs")
+PR_SET_PDEATHSIG = 1
+MONITORING_INTERVAL = 10
+
+
+class ResilienceWorker(ResilienceWorkerMixin, Worker):
+    """RQ's forking ``Worker``: each job in a fresh child process (isolation, no leaks)."""
+
+    parent_pid = 0
+
+    def main_work_horse(self, *args: Any, **kwargs: Any) -> Any:
+        _die_with_parent(self.parent_pid)
+        get_state(self._app).engine.dispose(close=False)
+        return super().main_work_horse(*args, **kwargs)
+
+
+class ResilienceSimpleWorker(ResilienceWorkerMixin, SimpleWorker):
+    """RQ's ``SimpleWorker``: jobs in the worker process, ~4x the throughput of short jobs."""
+
+
+def build_worker(
+    app: Flask,
+    runtime: JobsRuntime,
+    *,
+    queues: list[str] | None = None,
+    simple: bool = False,
+    with_scheduler: bool = False,
+    name: str | None = None,
+) -> ResilienceWorker | ResilienceSimpleWorker:
+    """A worker of ``app`` serving ``queues`` (default: all, highest priority first)."""
+    names = queues or list(runtime.settings.queues)
+    rq_queues = [runtime.queue(queue) for queue in names]
+    cls = ResilienceSimpleWorker if simple else ResilienceWorker
+    worker = cls(
+        rq_queues,
+        connection=runtime.connection,
+        serializer=JSONSerializer,
+        name=name,
+        job_monitoring_interval=MONITORING_INTERVAL,
+        queue_class=Queue,
+    )
+    worker._app = app
+    if isinstance(worker, ResilienceWorker):
+        worker.parent_pid = os.getpid()
+    worker.maintenance = Maintenance(app, runtime, run_scheduler=with_scheduler)
+    return worker
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies; elsewhere do nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - unusual libc
+        logger.warning("could not tie the work horse's life to its worker (prctl failed)")
+        return
+    if os.getppid() != parent:  # pragma: no cover - the parent died before prctl
+        os._exit(1)

@@ -1,0 +1,49 @@
+"""Autogenerate stays clean with partitions present, and the daily task runs end to end."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from flask_resilience import Resilience, schema
+from flask_resilience.archive.tasks import archive_old_metrics
+from flask_resilience.cli import resilience_group
+from flask_resilience.schema import include_object
+
+from .conftest import JAN
+
+App = tuple[Flask, Resilience]
+
+
+def test_db_check_is_clean_with_partitions(pg: App) -> None:
+    """Live, DEFAULT and archived partitions cause no autogenerate difference."""
+    app, res = pg
+    with app.app_context():
+        res.metrics.record_many([("s", 1.0, i, JAN + timedelta(days=i)) for i in range(60)])
+        res.metrics.archive(timedelta(days=1), now=JAN + timedelta(days=70))
+        assert len(res.metrics.partitions()) >= 5
+    assert schema.differences(app) == []
+    result = app.test_cli_runner().invoke(resilience_group, ["db", "check"])
+    assert result.exit_code == 0 and "no difference" in result.output
+
+
+def test_include_object_tolerates_unnamed_objects() -> None:
+    """An unnamed constraint is kept and an unnamed or partition table is skipped."""
+    assert include_object(None, None, "unique_constraint", True, None)
+    assert not include_object(None, None, "table", True, None)
+    partitions = frozenset({"resilience_metrics_anything"})
+    assert not include_object(
+        None, "resilience_metrics_anything", "table", True, None, partitions=partitions
+    )
+    assert include_object(None, "resilience_metrics", "table", True, None, partitions=partitions)
+
+
+def test_archive_old_metrics_task(pg: App) -> None:
+    """The daily task premakes partitions and archives months older than the configured age."""
+    app, res = pg
+    with app.app_context():
+        res.metrics.record_many([("s", 1.0, i, JAN + timedelta(days=i)) for i in range(10)])
+    report = archive_old_metrics(app)
+    assert report["archive"]["rows_moved"] == 10
+    assert report["ensure"]["default_rows"] == 0
