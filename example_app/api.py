@@ -1,18 +1,27 @@
 """The JSON API: categories, quizzes (admins edit them), attempts, leaderboards and stats.
 
-Routes whose capability the extension does not offer yet answer 501 problem JSON naming it, so a
-client sees the whole contract today and which parts are still to come.
+Reads are cached with ``res.cache`` and tagged, so the writes that change them invalidate exactly
+those entries (in every process); the extension's rate-limit presets guard each route. Limit
+decorators go above ``cached`` so a cache hit is still counted.
+
+| route | cache (ttl, tags) | limit |
+|---|---|---|
+| ``GET /api/quizzes`` | 1 h, ``quiz:list`` | ``limits.listing`` |
+| ``GET /api/quizzes/<id>`` | 2 h, ``quiz:<id>`` | the default |
+| ``GET /api/quizzes/<id>/leaderboard`` | 5 min, ``leaderboard:<id>`` | the default |
+| ``GET /api/users/me/stats`` | 15 min, ``user:<id>:stats`` | the default |
+| ``PATCH /api/attempts/<id>/progress`` | | ``limits.autosave`` |
+| ``POST /api/attempts/<id>/submit`` | invalidates leaderboard and stats | ``limits.submit`` |
+| ``POST /api/quizzes/upload`` | | ``limits.upload`` |
 """
 
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from flask_resilience.problems import problem_response
@@ -33,11 +42,16 @@ from .service import (
     submit_attempt,
     user_stats,
 )
+from .submissions import after_submission, invalidate_quiz
 from .validation import QuizInput, ValidationError, quiz_input, submission_input
 
-logger = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_UPLOAD_BYTES = 1_000_000
+limits = resilience.limits
+QUIZ_LIST_TTL = 3600
+QUIZ_TTL = 2 * 3600
+LEADERBOARD_TTL = 5 * 60
+STATS_TTL = 15 * 60
 
 
 @bp.errorhandler(ValidationError)
@@ -46,12 +60,17 @@ def _invalid(exc: ValidationError) -> Response:
 
 
 @bp.get("/categories")
+@limits.listing
 def categories() -> dict[str, Any]:
     rows = get_session().scalars(select(Category).order_by(Category.name))
     return {"categories": [{"id": c.id, "name": c.name} for c in rows]}
 
 
 @bp.get("/quizzes")
+@limits.listing
+@resilience.cache.cached(
+    ttl=QUIZ_LIST_TTL, key="quiz:list", query_args=["category"], tags=["quiz:list"]
+)
 def quizzes() -> dict[str, Any]:
     """Quizzes with their question counts, optionally of one ``?category=<id>``."""
     question_count = (
@@ -72,6 +91,7 @@ def quizzes() -> dict[str, Any]:
 
 
 @bp.get("/quizzes/<int:quiz_id>")
+@resilience.cache.cached(ttl=QUIZ_TTL, key="quiz:{quiz_id}", tags=["quiz:{quiz_id}"])
 def quiz_detail(quiz_id: int) -> dict[str, Any]:
     """A quiz to take: its questions and options, never which option is correct."""
     return quiz_json(_quiz_or_404(quiz_id), include_answers=False)
@@ -85,6 +105,7 @@ def create_quiz() -> tuple[dict[str, Any], int, dict[str, str]]:
     _apply(quiz, _checked_quiz_input())
     session.add(quiz)
     session.commit()
+    invalidate_quiz(quiz.id)
     location = url_for("api.quiz_detail", quiz_id=quiz.id)
     return quiz_json(quiz, include_answers=True), 201, {"Location": location}
 
@@ -96,6 +117,7 @@ def replace_quiz(quiz_id: int) -> dict[str, Any]:
     quiz = _quiz_or_404(quiz_id)
     _apply(quiz, _checked_quiz_input())
     get_session().commit()
+    invalidate_quiz(quiz_id)
     return quiz_json(quiz, include_answers=True)
 
 
@@ -106,6 +128,7 @@ def delete_quiz(quiz_id: int) -> tuple[str, int]:
     session = get_session()
     session.delete(_quiz_or_404(quiz_id))
     session.commit()
+    invalidate_quiz(quiz_id)
     return "", 204
 
 
@@ -137,32 +160,16 @@ def submit(attempt_id: int) -> dict[str, Any] | Response:
         result = submit_attempt(session, attempt, submission_input(_json_body()))
     except AlreadySubmitted:
         return _already_submitted()
-    quiz_jobs.calculate_leaderboard.enqueue(attempt.quiz_id)
-    _record_attempt_metrics(attempt, result.score)
+    after_submission(attempt, result.score)
     return result.as_json()
 
 
-def _record_attempt_metrics(attempt: Attempt, score: float) -> None:
-    """Score and time spent as metric series ``quiz:<id>:score`` / ``quiz:<id>:time_spent``.
-
-    The attempt is already committed, so a metrics outage is logged rather than turned into a
-    500 for a submission that succeeded.
-    """
-    prefix = f"quiz:{attempt.quiz_id}"
-    labels = {"attempt_id": attempt.id}
-    try:
-        resilience.metrics.record(f"{prefix}:score", score, step=attempt.id, labels=labels)
-        if attempt.time_spent is not None:
-            resilience.metrics.record(
-                f"{prefix}:time_spent", attempt.time_spent, step=attempt.id, labels=labels
-            )
-    except SQLAlchemyError:
-        logger.warning("could not record metrics of attempt %s", attempt.id, exc_info=True)
-
-
 @bp.get("/quizzes/<int:quiz_id>/leaderboard")
+@resilience.cache.cached(
+    ttl=LEADERBOARD_TTL, key="leaderboard:{quiz_id}", tags=["leaderboard:{quiz_id}"]
+)
 def quiz_leaderboard(quiz_id: int) -> dict[str, Any]:
-    """Each player's best attempt; computed on every request until caching lands."""
+    """Each player's best attempt, cached until the next submission of the quiz (or 5 min)."""
     quiz = _quiz_or_404(quiz_id)
     return {"quiz_id": quiz.id, "entries": leaderboard(get_session(), quiz.id)}
 
@@ -170,23 +177,19 @@ def quiz_leaderboard(quiz_id: int) -> dict[str, Any]:
 @bp.get("/users/me/stats")
 @login_required
 def my_stats() -> dict[str, Any]:
+    """The caller's totals, cached per user until their next submission (or 15 min)."""
     user = current_user()
     assert user is not None
-    return user_stats(get_session(), user)
-
-
-def _not_built(capability: str, what: str) -> Response:
-    return problem_response(
-        501,
-        title="Not implemented yet",
-        detail=f"{what} needs flask-resilience's {capability} capability, which is not built yet.",
-        capability=capability,
+    key = f"user:{user.id}:stats"
+    stats: dict[str, Any] = resilience.cache.get_or_set(
+        key, lambda: user_stats(get_session(), user), STATS_TTL, tags=[key], name="user:stats"
     )
+    return stats
 
 
 @bp.route("/attempts/<int:attempt_id>/progress", methods=["GET", "PATCH"])
-# Rate limit: the lead adds @resilience.limits.autosave (120/min per user) here.
 @login_required
+@limits.autosave
 def progress(attempt_id: int) -> Response:
     """The attempt's autosave draft (the same as ``/resilience/autosave/attempt/<id>``): GET
     restores it, PATCH merges into it (RFC 7396), with If-Match, Idempotency-Key, 403/404/412."""
@@ -196,6 +199,7 @@ def progress(attempt_id: int) -> Response:
 
 @bp.post("/quizzes/upload")
 @admin_required
+@limits.upload
 def upload_quiz() -> tuple[dict[str, str], int] | Response:
     """Accept a question file (multipart ``file``) and parse it in the ``parse-quiz-file`` job."""
     upload = request.files.get("file")

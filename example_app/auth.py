@@ -144,6 +144,7 @@ def authenticate(username: Any, password: Any) -> User | None:
 
 
 @bp.post("/auth/login")
+@resilience.limits.login
 def api_login() -> Response | tuple[dict[str, str], int]:
     """Exchange a user name and password for a bearer token."""
     body = request.get_json(silent=True)
@@ -161,6 +162,7 @@ def api_login() -> Response | tuple[dict[str, str], int]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@resilience.limits.login  # POST only: showing the form is not an attempt
 def login_page() -> ResponseReturnValue:
     """The HTML login form; success stores the user in the session cookie for the pages."""
     next_url = _safe_next(request.values.get("next"))

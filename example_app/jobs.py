@@ -119,4 +119,5 @@ def _create_quizzes(parsed: list[ParsedQuiz]) -> list[Quiz]:
         session.add(quiz)
         created.append(quiz)
     session.commit()
+    resilience.cache.invalidate(tags=["quiz:list"])  # new quizzes: every listing is stale
     return created

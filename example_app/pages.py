@@ -1,7 +1,7 @@
 """The HTML pages: the quiz list, and a quiz runner that works without JavaScript.
 
 The runner posts a plain form and is scored by the same service functions as the API; autosave.js
-will layer progress saving on top of it without changing the form.
+layers progress saving on top of it without changing the form.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .auth import current_user
 from .db import get_session
 from .models import Quiz
 from .service import AlreadySubmitted, load_quiz, open_attempt, start_attempt, submit_attempt
+from .submissions import after_submission
 from .validation import SubmissionInput
 
 bp = Blueprint("pages", __name__)
@@ -66,4 +67,5 @@ def submit_quiz(quiz_id: int) -> ResponseReturnValue:
         result = submit_attempt(session, attempt, SubmissionInput(answers, None))
     except AlreadySubmitted:
         return redirect(url_for("pages.quiz", quiz_id=quiz_id))
+    after_submission(attempt, result.score)
     return render_template("result.html", quiz=found, user=user, result=result)

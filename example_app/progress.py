@@ -45,11 +45,15 @@ PROGRESS_SCHEMA: dict[str, Any] = {
 
 
 def attempt_owner(key: str) -> int:
-    """The id of the user whose attempt ``key`` is; 404 problem when there is no such attempt."""
-    in_range = key.isdigit() and int(key) < 2**31  # beyond an INTEGER column: no such attempt
+    """The id of the user whose attempt ``key`` is; 404 problem when there is no such attempt,
+    409 once it is submitted (its answers are final, so its draft takes no more writes)."""
+    # ASCII digits only ("²".isdigit() is true), and nothing beyond an INTEGER column
+    in_range = key.isascii() and key.isdigit() and len(key) <= 10 and int(key) < 2**31
     attempt = get_session().get(Attempt, int(key)) if in_range else None
     if attempt is None:
         abort(problem_response(404, detail=f"There is no attempt {key}."))
+    if attempt.submitted_at is not None:
+        abort(problem_response(409, detail=f"Attempt {key} is submitted; its answers are final."))
     return attempt.user_id
 
 

@@ -53,7 +53,15 @@ def problem_response(
 
 
 def problem_from_http_exception(exc: HTTPException) -> Response:
-    """Render a werkzeug HTTP error as a problem, keeping headers such as ``Allow``."""
+    """Render a werkzeug HTTP error as a problem, keeping headers such as ``Allow``.
+
+    An error that already carries its own problem response (``abort(problem_response(...))``, or
+    Flask-Limiter's 429 built by the rate-limit capability) keeps it: an app-level handler must
+    not replace a precise body (``retry_after``, ``current_version``) with a generic one.
+    """
+    attached = exc.response
+    if isinstance(attached, Response) and attached.mimetype == PROBLEM_MIMETYPE:
+        return attached
     status = exc.code or 500
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     detail = exc.description if status < 500 else None

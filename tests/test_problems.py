@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, abort
 
 from flask_resilience.problems import (
     PROBLEM_MIMETYPE,
+    install_prefix_problems,
     problem_response,
     register_problem_handlers,
 )
@@ -112,3 +113,20 @@ def test_prefix_handler_chains_to_the_hosts_earlier_handler(
     assert client.get("/elsewhere").data == b"host says 404"
     assert client.get("/api/nothing").mimetype == PROBLEM_MIMETYPE
     assert client.get("/resilience/nothing").mimetype == PROBLEM_MIMETYPE
+
+
+def test_an_attached_problem_survives_an_app_level_handler(
+    make_app: Callable[..., Flask], sqlite_url: str
+) -> None:
+    """abort(problem_response(...)) under a prefix handled app-wide keeps its precise body."""
+    app = make_app({"RESILIENCE_DATABASE_URL": sqlite_url})
+    install_prefix_problems(app, "/api")
+
+    @app.get("/api/thing")
+    def thing() -> str:
+        abort(problem_response(409, detail="taken", current_version=7))
+
+    response = app.test_client().get("/api/thing")
+    assert response.status_code == 409
+    assert response.get_json()["current_version"] == 7
+    assert response.get_json()["detail"] == "taken"

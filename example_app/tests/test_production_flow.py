@@ -53,3 +53,47 @@ def test_production_flow_on_postgresql_and_redis(
     board = client.get(f"/api/quizzes/{quiz_id}/leaderboard").get_json()["entries"]
     assert board[0]["username"] == "alice"
     assert_problem(client.post("/api/quizzes", json={}, headers=alice), 403)
+
+
+def test_two_instances_share_limits_and_cache_invalidation(
+    make_example_app: AppFactory, db_url: str, redis_url: str
+) -> None:
+    """Behind a load balancer: login attempts count across instances, and an admin's edit on one
+    instance invalidates the quiz list that the other one cached (real Redis, PostgreSQL)."""
+    config = {
+        "RESILIENCE_DATABASE_URL": db_url,
+        "RESILIENCE_REDIS_URL": redis_url,
+        "SECRET_KEY": "production-test-key",
+    }
+    first, second = make_example_app(config), make_example_app(config)
+    schema.upgrade(first)
+    assert first.test_cli_runner().invoke(args=["init"]).exit_code == 0
+    one, two = first.test_client(), second.test_client()
+
+    wrong = {"username": "bob", "password": "guess"}
+    statuses = [
+        (one if n % 2 else two).post("/auth/login", json=wrong).status_code for n in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+
+    admin = bearer(one, "admin", "admin-demo")
+    listed = two.get("/api/quizzes").get_json()["quizzes"]
+    quiz = two.get(f"/api/quizzes/{listed[0]['id']}").get_json()  # now cached in Redis
+    body = {
+        "title": "Renamed on the first instance",
+        "description": quiz["description"],
+        "category_id": quiz["category"]["id"],
+        "questions": [
+            {
+                "text": q["text"],
+                "options": [
+                    {"text": o["text"], "is_correct": i == 0} for i, o in enumerate(q["options"])
+                ],
+            }
+            for q in quiz["questions"]
+        ],
+    }
+    assert one.put(f"/api/quizzes/{quiz['id']}", json=body, headers=admin).status_code == 200
+    titles = {q["id"]: q["title"] for q in two.get("/api/quizzes").get_json()["quizzes"]}
+    assert titles[quiz["id"]] == "Renamed on the first instance"
+    assert two.get(f"/api/quizzes/{quiz['id']}").get_json()["title"] == body["title"]
