@@ -51,14 +51,19 @@ class CacheAPI:
         view: bool | None = None,
         http_cache: bool = True,
         stale_while_revalidate: int | None = None,
+        http_max_age: int | None = None,
     ) -> Callable[[F], F]:
         """Cache a view's response (with ETag/304/Cache-Control) or a function's result.
 
         ``key`` and ``tags`` are templates filled from the view's URL arguments or the
-        function's bound arguments: ``key="quiz:{quiz_id}"``. ``query_args=True`` adds the
-        whole normalized query string to the key, a list adds only those arguments.
-        ``vary_user=True`` adds the id the ``user_loader`` returns (and sends
-        ``Cache-Control: private``). ``view`` forces view or function mode.
+        function's bound arguments: ``key="quiz:{quiz_id}"``; in a view, a field it does not
+        take comes from the query string (``"quiz:list:{category}"``, ``""`` when absent).
+        ``query_args=True`` adds the whole normalized query string to the key, a list adds
+        only those arguments. ``vary_user=True`` adds the id the ``user_loader`` returns (and
+        sends ``Cache-Control: private``). ``view`` forces view or function mode.
+        ``Cache-Control: max-age`` is what is left of the entry's lifetime, capped by
+        ``http_max_age``; tagged views default to ``max-age=0, must-revalidate`` (ETag
+        revalidation), since an invalidation can come at any time.
         """
         return cached(
             ttl=ttl,
@@ -70,6 +75,7 @@ class CacheAPI:
             view=view,
             http_cache=http_cache,
             stale_while_revalidate=stale_while_revalidate,
+            http_max_age=http_max_age,
         )
 
     def get(self, key: str, default: Any = None) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from .._foundation.config_reader import ConfigReader
@@ -23,6 +24,7 @@ from ..errors import ConfigurationError
 
 CACHE_TTLS = "RESILIENCE_CACHE_TTLS"
 CACHE_LOCK_TIMEOUT = "RESILIENCE_CACHE_LOCK_TIMEOUT"
+CACHE_LOCK_WAIT = "RESILIENCE_CACHE_LOCK_WAIT"
 CACHE_STALE_TTL = "RESILIENCE_CACHE_STALE_TTL"
 CACHE_XFETCH_BETA = "RESILIENCE_CACHE_XFETCH_BETA"
 CACHE_L1_SIZE = "RESILIENCE_CACHE_L1_SIZE"
@@ -34,6 +36,8 @@ CACHE_SERIALIZER = "RESILIENCE_CACHE_SERIALIZER"
 DEFAULT_KEY_PREFIX = "resilience:cache:"
 DEFAULT_TTL_SECONDS = 300
 SERIALIZERS = ("json", "msgpack")
+TAG_TTL_FLOOR = 86_400
+"""Tag counters live at least a day past the last write of an entry carrying them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class CacheSettings:
     default_ttl: int = DEFAULT_TTL_SECONDS
     ttls: Mapping[str, int] = field(default_factory=dict)
     lock_timeout: float = 5.0
+    lock_wait: float = 5.0
     stale_ttl: int = 60
     xfetch_beta: float = 1.0
     l1_size: int = 0
@@ -67,6 +72,17 @@ class CacheSettings:
             raise ValueError(f"ttl must be >= 0 seconds or a preset name, not {ttl!r}")
         return int(ttl)
 
+    @property
+    def tag_ttl(self) -> int:
+        """Lifetime of a tag counter: twice the longest configured entry lifetime, >= a day.
+
+        Every write of an entry refreshes its tags to ``tag_ttl`` + the entry's own lifetime,
+        so a counter outlives the entries that carry it. Should one expire early anyway, its
+        random restart turns those entries into misses, never into stale hits.
+        """
+        longest = max([self.default_ttl, *self.ttls.values()])
+        return max(TAG_TTL_FLOOR, 2 * (longest + self.stale_ttl))
+
 
 def read_settings(reader: ConfigReader, app_config: Mapping[str, Any]) -> CacheSettings:
     """Read and validate every caching key; raises ConfigurationError on the first bad one."""
@@ -77,6 +93,7 @@ def read_settings(reader: ConfigReader, app_config: Mapping[str, Any]) -> CacheS
         default_ttl=_default_ttl(app_config),
         ttls=_ttl_presets(reader),
         lock_timeout=reader.number(CACHE_LOCK_TIMEOUT, 5.0, minimum=0.01, maximum=300),
+        lock_wait=reader.number(CACHE_LOCK_WAIT, 5.0, minimum=0.01, maximum=300),
         stale_ttl=reader.integer(CACHE_STALE_TTL, 60, minimum=0),
         xfetch_beta=reader.number(CACHE_XFETCH_BETA, 1.0, minimum=0, maximum=100),
         l1_size=reader.integer(CACHE_L1_SIZE, 0, minimum=0, maximum=1_000_000),
@@ -134,7 +151,7 @@ def flask_caching_config(
 
     Embedded mode (no Redis URL) selects ``SimpleCache``; a URL selects ``RedisCache``,
     ``RedisSentinelCache`` or ``RedisClusterCache`` by its scheme, with the same short socket
-    timeouts as every other Redis client of the extension.
+    timeouts as every other Redis client of the extension and :func:`probe_retry`.
     """
     derived: dict[str, Any] = {
         "CACHE_KEY_PREFIX": DEFAULT_KEY_PREFIX,
@@ -149,11 +166,23 @@ def flask_caching_config(
     return {key: value for key, value in derived.items() if key not in app_config}
 
 
+def probe_retry() -> Retry:
+    """One immediate retry on a refused or dropped connection, none on a timeout.
+
+    A dropped idle connection (Redis restarted, a proxy closed it) fails at once and the retry
+    reconnects, so it costs nothing. A host that does not answer fails by timing out; retrying
+    that would double what every outage probe costs, so a probe costs one socket timeout.
+    (redis-py's own default is three retries with backoff, timeouts included.)
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
 def redis_backend_config(url: str) -> dict[str, Any]:
     """Map a ``RESILIENCE_REDIS_URL`` onto the ``CACHE_*`` keys of a Flask-Caching backend."""
     timeouts: dict[str, Any] = {
         "socket_timeout": REDIS_TIMEOUT_SECONDS,
         "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        "retry": probe_retry(),
     }
     parts = urlsplit(url)
     if parts.scheme.endswith("+cluster"):
@@ -165,8 +194,7 @@ def redis_backend_config(url: str) -> dict[str, Any]:
         }
     if parts.scheme.endswith("+sentinel"):
         return _sentinel_config(parts.netloc, parts.path, parts.scheme, timeouts)
-    options = {**timeouts, "retry": Retry(NoBackoff(), 1)}
-    return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url, "CACHE_OPTIONS": options}
+    return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url, "CACHE_OPTIONS": timeouts}
 
 
 def _sentinel_config(

@@ -5,6 +5,9 @@ TTL presets, the current user) is resolved when the decorated function is called
 treated as a *view* when Flask is dispatching to this very function (or a wrapper around it);
 the response is then stored as data (status, headers, body) with a strong ETag, and served with
 ``304 Not Modified`` and ``Cache-Control``. Any other call caches the return value as JSON.
+
+A view and a value under one key (``get_or_set("quiz:7")`` and a view keyed ``"quiz:{quiz_id}"``)
+cannot share the entry: each computes uncached, and the clash is logged once at WARNING.
 """
 
 from __future__ import annotations
@@ -55,11 +58,14 @@ def cached(
     view: bool | None = None,
     http_cache: bool = True,
     stale_while_revalidate: int | None = None,
+    http_max_age: int | None = None,
 ) -> Callable[[F], F]:
     """Cache a view's response or a function's return value. See ``CacheAPI.cached``."""
+    if http_max_age is not None and (isinstance(http_max_age, bool) or http_max_age < 0):
+        raise ValueError(f"http_max_age must be seconds >= 0, not {http_max_age!r}")
 
     def decorate(fn: F) -> F:
-        keys.check_templates(fn, [t for t in (key, *tags) if t])
+        query_fields = keys.check_templates(fn, key, tags, query_args, view)
         spec = _Spec(
             fn,
             ttl,
@@ -68,8 +74,8 @@ def cached(
             query_args,
             vary_user,
             name,
-            http_cache,
-            stale_while_revalidate,
+            http.Policy(http_cache, stale_while_revalidate, http_max_age, bool(tags)),
+            query_fields,
         )
 
         @functools.wraps(fn)
@@ -109,33 +115,39 @@ class _Spec:
         query_args: keys.QueryArgs,
         vary_user: bool,
         name: str | None,
-        http_cache: bool,
-        stale_while_revalidate: int | None,
+        policy: http.Policy,
+        query_fields: frozenset[str],
     ) -> None:
         self.fn = fn
         self.signature = inspect.signature(fn)
         self.ttl, self.key, self.tags = ttl, key, tags
         self.query_args, self.vary_user = query_args, vary_user
         self.name = name or (keys.template_name(key) if key else fn.__qualname__)
-        self.http_cache, self.swr = http_cache, stale_while_revalidate
+        self.policy, self.query_fields = policy, query_fields
 
     def build_key(self, base: str, fields: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
-        cache_key = keys.fill(self.key, fields) if self.key else base
+        cache_key = keys.fill_key(self.key, fields) if self.key else base
         if has_request_context():
             cache_key += keys.query_suffix(self.query_args)
             if self.vary_user:
                 user = get_state().current_user_id()
-                cache_key += f"|u={'-' if user is None else user}"
+                cache_key += f"|u={'-' if user is None else keys.encode(str(user))}"
         return keys.bounded(cache_key), tuple(keys.fill(t, fields) for t in self.tags)
 
     def call_function(
         self, runtime: CacheRuntime, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if self.query_fields:
+            raise TypeError(
+                f"{self.fn.__qualname__}() was called as a function, but its cache template "
+                f"names {sorted(self.query_fields)}, which only a view's query string fills"
+            )
         fields = keys.bind(self.signature, args, kwargs)
         cache_key, tags = self.build_key(keys.function_key(self.fn, fields), fields)
         ttl = runtime.settings.ttl_for(self.ttl)
         value = runtime.fetch(cache_key, lambda: self.fn(*args, **kwargs), ttl, tags, self.name)
-        if isinstance(value, CachedResponse):  # the key template is shared with a view
+        if isinstance(value, CachedResponse):  # the key is shared with a cached view
+            runtime.clashes.report(cache_key, self.name, "a cached view's response", "function")
             return self.fn(*args, **kwargs)
         return value
 
@@ -144,8 +156,9 @@ class _Spec:
     ) -> Any:
         if request.method not in CACHEABLE_METHODS:
             return self.fn(*args, **kwargs)
-        fields = {**(request.view_args or {}), **kwargs}
-        base = keys.view_key(request.endpoint or self.fn.__qualname__, request.view_args or {})
+        view_args = request.view_args or {}
+        fields = {**keys.query_values(self.query_fields), **view_args, **kwargs}
+        base = keys.view_key(request.endpoint or self.fn.__qualname__, view_args)
         cache_key, tags = self.build_key(base, fields)
         ttl = runtime.settings.ttl_for(self.ttl)
 
@@ -157,13 +170,15 @@ class _Spec:
             return CachedResponse.build(response.status_code, http.storable_headers(response), body)
 
         try:
-            stored = runtime.fetch(cache_key, render, ttl, tags, self.name)
+            stored, expires = runtime.lookup(cache_key, render, ttl, tags, self.name)
         except _Uncacheable as exc:  # followers of a single-flight render their own
             if exc.owner == threading.get_ident():
                 return exc.response
             return self.fn(*args, **kwargs)
-        if not isinstance(stored, CachedResponse):  # the key template is shared with a function
+        if not isinstance(stored, CachedResponse):  # the key is shared with a value
+            runtime.clashes.report(cache_key, self.name, "a value, not a response", "the view")
             return self.fn(*args, **kwargs)
-        if not self.http_cache:
+        if not self.policy.enabled:
             return http.plain(stored)
-        return http.respond(stored, http.cache_control(ttl, self.swr, self.vary_user))
+        remaining = None if expires is None else expires - runtime.clock()
+        return http.respond(stored, self.policy.cache_control(remaining, self.vary_user))

@@ -4,9 +4,18 @@ The ETag is a hash of the body computed once, when the response is stored, so ev
 serves the same ETag for the same body and a hit costs no hashing. ``If-None-Match`` uses the
 weak comparison RFC 9110 section 13.1.2 prescribes; a 304 repeats ``ETag``, ``Cache-Control``
 and ``Vary`` as section 15.4.5 requires.
+
+``max-age`` never exceeds what is left of the entry's own lifetime, so a browser or CDN never
+keeps a response longer than the server would. A tagged view can be invalidated at any moment,
+so by default it sends ``max-age=0, must-revalidate``: clients keep the body but ask every time,
+and the answer is a cheap ``304`` until the tag is invalidated. ``http_max_age`` trades that
+freshness for fewer requests (still capped by the remaining lifetime).
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 from flask import Response, request
 
@@ -29,10 +38,39 @@ def is_cacheable(response: Response) -> bool:
     )
 
 
-def cache_control(ttl: int, stale_while_revalidate: int | None, private: bool) -> str:
-    value = f"{'private' if private else 'public'}, max-age={ttl}"
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A cached view's HTTP caching: on or off, stale-while-revalidate, browser max-age cap."""
+
+    enabled: bool = True
+    stale_while_revalidate: int | None = None
+    max_age: int | None = None
+    tagged: bool = False
+
+    def cache_control(self, remaining: float | None, private: bool) -> str:
+        """The header for an entry with ``remaining`` seconds to live (None: no expiry).
+
+        >>> Policy().cache_control(42.7, private=False)
+        'public, max-age=42'
+        >>> Policy(tagged=True).cache_control(42.7, private=False)
+        'public, max-age=0, must-revalidate'
+        """
+        cap = self.max_age if self.max_age is not None else (0 if self.tagged else None)
+        if remaining is None:  # ttl=0 entries never expire: only an explicit cap is sent
+            seconds = cap or 0
+        else:
+            seconds = max(0, math.floor(remaining))
+            if cap is not None:
+                seconds = min(seconds, cap)
+        return cache_control(seconds, self.stale_while_revalidate, private)
+
+
+def cache_control(max_age: int, stale_while_revalidate: int | None, private: bool) -> str:
+    value = f"{'private' if private else 'public'}, max-age={max_age}"
     if stale_while_revalidate:
         value += f", stale-while-revalidate={stale_while_revalidate}"
+    elif max_age == 0:
+        value += ", must-revalidate"
     return value
 
 

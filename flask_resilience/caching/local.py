@@ -15,7 +15,7 @@ import fnmatch
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .entry import Entry
@@ -95,24 +95,43 @@ class LocalCache:
     def clear(self) -> int:
         return self.drop(lambda _, __: True)
 
-    def sync(self, read_epoch: Callable[[], int], read_events: Callable[[], list[Any]]) -> None:
+    def forget(
+        self,
+        *,
+        tags: Sequence[str] = (),
+        keys: Sequence[str] = (),
+        pattern: str | None = None,
+        everything: bool = False,
+    ) -> None:
+        """Apply an invalidation made in this process at once (others learn it by ``sync``)."""
+        if everything:
+            self.clear()
+        if tags:
+            self.drop_tags(tags)
+        if keys:
+            self.drop_keys(keys)
+        if pattern is not None:
+            self.drop_pattern(pattern)
+
+    def sync(self, read_epoch: Callable[[], int], read_events: Callable[[], list[Any]]) -> bool:
         """Apply invalidations made elsewhere, at most once per ``sync_interval``, one thread.
 
-        Other threads keep serving while one syncs; Redis errors propagate to the caller.
+        True when this call read from Redis (and it answered). Other threads keep serving
+        while one syncs; Redis errors propagate to the caller.
         """
         now = self._clock()
         if now < self._next_sync or not self._sync_lock.acquire(blocking=False):
-            return
+            return False
         try:
             self._next_sync = now + self.sync_interval
             epoch = read_epoch()
-            if epoch == self.epoch:
-                return
-            if self.epoch is None or epoch < self.epoch:
-                self.clear()
-            else:
-                self._apply(self.epoch, epoch, read_events())
-            self.epoch = epoch
+            if epoch != self.epoch:
+                if self.epoch is None or epoch < self.epoch:
+                    self.clear()
+                else:
+                    self._apply(self.epoch, epoch, read_events())
+                self.epoch = epoch
+            return True
         finally:
             self._sync_lock.release()
 

@@ -1,8 +1,11 @@
 """Tracks whether the cache's Redis answers, so an outage costs one log line, not one per request.
 
 After a failure Redis is skipped for ``retry_interval`` seconds: with a blackholed host every
-attempt would otherwise wait out the socket timeout. The first request after the interval probes
-Redis again; success ends the outage (logged at INFO).
+attempt would otherwise wait out the socket timeout. When the interval is over, exactly one
+caller claims the probe (atomically, as the rate limiter's fallback does) and tries Redis; every
+other caller keeps skipping it until that probe fails (the next interval starts) or succeeds
+(the outage ends, logged at INFO). So a dead host costs one socket timeout per interval per
+process, not one per request that arrives while the probe is out.
 """
 
 from __future__ import annotations
@@ -38,8 +41,21 @@ class Outage:
         return self._down_since is not None
 
     def available(self) -> bool:
-        """False while Redis is known to be down and the next probe is not due yet."""
-        return self._down_since is None or self._clock() >= self._retry_at
+        """True when Redis may be used: it is up, or this caller just claimed the due probe.
+
+        The claim moves the next probe one interval on, so concurrent callers during a probe
+        get False; a failed probe pushes it again, a successful one ends the outage.
+        """
+        if self._down_since is None:
+            return True
+        now = self._clock()
+        with self._lock:
+            if self._down_since is None:
+                return True
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self.retry_interval
+            return True
 
     def failed(self, exc: BaseException) -> None:
         """Record a failure; the first one of an outage logs a WARNING."""

@@ -1,11 +1,13 @@
 """Cache-aside with stampede protection, two levels and degradation: the per-app cache engine.
 
-``fetch`` decides, for one key, between an L1 hit, a Redis (L2) hit, serving a stale copy while
-one caller recomputes, and a miss. A miss is computed by exactly one caller: threads of this
-process meet in a single-flight; processes meet at a Redis ``SET NX PX`` lock, and the losers
-poll Redis for the winner's value (bounded by ``lock_timeout``, after which they compute
-themselves rather than fail). Fresh entries are also recomputed early, with the XFetch
-probability, so a hot key is usually refreshed before it ever expires.
+``lookup`` decides, for one key, between an L1 hit, a Redis (L2) hit, serving a stale copy while
+one caller recomputes, and a miss. A miss is computed by one caller: threads of this process meet
+in a single-flight (:mod:`.flight`); processes meet at a Redis ``SET NX PX`` lock, which its
+holder renews while it computes (:mod:`.lease`), and the others poll Redis for its value.
+Waiting is bounded by ``lock_wait`` without multiplying computations: after it, one caller per
+process computes and the others keep waiting for the first value (see docs/caching.md,
+"Stampede protection", for the exact rules). Fresh entries are also recomputed early, with the
+XFetch probability, so a hot key is usually refreshed before it ever expires.
 
 Every Redis error is caught here: the value is computed directly and the outage is logged once.
 """
@@ -19,9 +21,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .config import CacheSettings
-from .counters import CacheCounters, check_key, default_name
-from .entry import Entry, freeze, thaw
-from .flight import MISSING, SingleFlight
+from .counters import CacheCounters, Clashes, check_key, default_name
+from .entry import CachedResponse, Entry, freeze, thaw
+from .flight import SingleFlight
+from .lease import LockKeeper
 from .local import LocalCache
 from .outage import REDIS_ERRORS, Outage
 from .store import CacheStore
@@ -29,6 +32,9 @@ from .store import CacheStore
 logger = logging.getLogger("flask_resilience.cache")
 
 _POLL_FIRST, _POLL_MAX = 0.005, 0.05
+
+Found = tuple[Any, float | None]
+"""A value and its logical expiry (wall clock; None: never expires), for Cache-Control."""
 
 
 class CacheRuntime:
@@ -43,7 +49,9 @@ class CacheRuntime:
         self.random: Callable[[], float] = random.random
         self.outage = Outage()
         self.counters = CacheCounters()
+        self.clashes = Clashes(logger)
         self.flights = SingleFlight()
+        self.locks = LockKeeper(store.extend_locks, settings.lock_timeout)
         self.l1: LocalCache | None = None
         if settings.l1_size:
             self.l1 = LocalCache(settings.l1_size, settings.l1_ttl, settings.l1_sync_interval)
@@ -62,28 +70,39 @@ class CacheRuntime:
         """The cached value of ``key``, computing and storing it with ``compute`` on a miss."""
         check_key(key)
         seconds = self.settings.ttl_for(ttl)
-        return self.fetch(key, compute, seconds, tuple(tags), name or default_name(key))
+        name = name or default_name(key)
+        value = self.fetch(key, compute, seconds, tuple(tags), name)
+        if isinstance(value, CachedResponse):  # a cached view stored its response here
+            self.clashes.report(key, name, "a cached view's response", "get_or_set")
+            return compute()
+        return value
 
     def fetch(
         self, key: str, compute: Callable[[], Any], ttl: int, tags: tuple[str, ...], name: str
     ) -> Any:
         """``get_or_set`` with the TTL resolved; returns a value the caller may mutate."""
+        return self.lookup(key, compute, ttl, tags, name)[0]
+
+    def lookup(
+        self, key: str, compute: Callable[[], Any], ttl: int, tags: tuple[str, ...], name: str
+    ) -> Found:
+        """``fetch``, plus the logical expiry of the value returned."""
         version = 0
         if self.l1 is not None:
             entry = self._l1_get(key)
             if entry is not None:
                 self.counters.add(name, "hit")
-                return thaw(entry.value)
+                return thaw(entry.value), entry.expires_at
             version = self.l1.version
         if not self.outage.available():
-            return self._degraded(key, compute, name)
+            return self._degraded(key, compute, ttl, name)
         try:
             data, gens = self.store.read(key, tags)
             entry = self._validated(Entry.from_envelope(data), gens)
             self.outage.recovered()
         except REDIS_ERRORS as exc:
             self.outage.failed(exc)
-            return self._degraded(key, compute, name)
+            return self._degraded(key, compute, ttl, name)
         return self._decide(key, compute, ttl, tags, name, entry, gens, version)
 
     def _decide(
@@ -96,7 +115,7 @@ class CacheRuntime:
         entry: Entry | None,
         gens: dict[str, int | None],
         version: int,
-    ) -> Any:
+    ) -> Found:
         now = self.clock()
         if entry is not None and entry.is_fresh(now):
             early = entry.wants_early_refresh(now, self.settings.xfetch_beta, 1.0 - self.random())
@@ -104,14 +123,14 @@ class CacheRuntime:
             if token is None:
                 self.counters.add(name, "hit")
                 self._l1_put(key, entry, version, now)
-                return entry.value
+                return entry.value, entry.expires_at
             self.counters.add(name, "miss")
             return self._compute_and_store(key, compute, ttl, tags, gens, token)
         if entry is not None and entry.is_servable_stale(now, self.settings.stale_ttl):
             token = self._try_lock(key)
-            if token is None:
+            if token is None:  # someone computes (its lock is renewed): serve the stale copy
                 self.counters.add(name, "stale")
-                return entry.value
+                return entry.value, entry.expires_at
             self.counters.add(name, "miss")
             return self._compute_and_store(key, compute, ttl, tags, gens, token)
         return self._miss(key, compute, ttl, tags, name, gens)
@@ -120,7 +139,8 @@ class CacheRuntime:
         assert self.l1 is not None
         if self.outage.available():
             try:
-                self.l1.sync(self.store.epoch, self.store.events)
+                if self.l1.sync(self.store.epoch, self.store.events):
+                    self.outage.recovered()
             except REDIS_ERRORS as exc:
                 self.outage.failed(exc)
         return self.l1.get(key)
@@ -153,17 +173,20 @@ class CacheRuntime:
         tags: tuple[str, ...],
         name: str,
         gens: dict[str, int | None],
-    ) -> Any:
-        def lead() -> Any:
-            return freeze(self._lead_miss(key, compute, ttl, tags, name, gens))
+    ) -> Found:
+        def lead() -> Found:
+            value, expires = self._lead_miss(key, compute, ttl, tags, name, gens)
+            return freeze(value), expires
 
-        frozen, leader = self.flights.run(key, lead, self.settings.lock_timeout)
-        if frozen is MISSING:  # the leader is slow: compute rather than wait without bound
+        def take_over() -> Found:  # the leader is slower than lock_wait: one more, unlocked
             self.counters.add(name, "miss")
-            return compute()
-        if not leader:
+            value, expires = self._compute_and_store(key, compute, ttl, tags, gens, None)
+            return freeze(value), expires
+
+        found, computed = self.flights.run(key, lead, self.settings.lock_wait, take_over)
+        if not computed:
             self.counters.add(name, "hit")
-        return thaw(frozen)
+        return thaw(found[0]), found[1]
 
     def _lead_miss(
         self,
@@ -173,29 +196,32 @@ class CacheRuntime:
         tags: tuple[str, ...],
         name: str,
         gens: dict[str, int | None],
-    ) -> Any:
+    ) -> Found:
         token = self._try_lock(key)
         if token is None:
+            self.flights.wait_elsewhere(key)
             entry, token = self._await_other_process(key, tags)
+            self.flights.restart(key)
             if entry is not None:
                 self.counters.add(name, "hit")
-                return entry.value
+                return entry.value, entry.expires_at
         self.counters.add(name, "miss")
         return self._compute_and_store(key, compute, ttl, tags, gens, token)
 
     def _await_other_process(
         self, key: str, tags: tuple[str, ...]
     ) -> tuple[Entry | None, str | None]:
-        """Poll Redis for the value another process is computing, up to ``lock_timeout``.
+        """Poll Redis for the value another process is computing, up to ``lock_wait``.
 
         Returns ``(entry, None)`` when it appears, ``(None, token)`` when the lock came free
-        (the holder died or failed) and we took it, ``(None, None)`` when time ran out.
+        (the holder died or failed, so it stopped renewing) and we took it, ``(None, None)``
+        when time ran out or Redis failed: then we compute without the lock.
         """
-        deadline = time.monotonic() + self.settings.lock_timeout
+        deadline = time.monotonic() + self.settings.lock_wait
         pause = _POLL_FIRST
         try:
-            while time.monotonic() < deadline:
-                time.sleep(pause)
+            while (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(pause, left))
                 pause = min(pause * 2, _POLL_MAX)
                 data, gens = self.store.read(key, tags)
                 entry = self._validated(Entry.from_envelope(data), gens)
@@ -223,22 +249,26 @@ class CacheRuntime:
         tags: tuple[str, ...],
         gens: dict[str, int | None],
         token: str | None,
-    ) -> Any:
-        """Compute, then write with the tag generations read *before* computing.
+    ) -> Found:
+        """Compute (renewing our lock meanwhile), then write with the generations read before.
 
         If a tag is invalidated while we compute, the entry we write carries the old
         generation and is rejected on its first read: no stale write-back after invalidation.
         """
+        if token is not None:
+            self.locks.hold(key, token)
         try:
             known = self._known_generations(tags, gens)
             started = self.clock()
             value = compute()
             delta = max(0.0, self.clock() - started)
+            expires = None if ttl == 0 else self.clock() + ttl
             if known is not None:
-                self._store(key, value, ttl, delta, known)
-            return value
+                self._store(key, value, ttl, expires, delta, known)
+            return value, expires
         finally:
             if token is not None:
+                self.locks.release(key)
                 self._unlock(key, token)
 
     def _known_generations(
@@ -247,19 +277,30 @@ class CacheRuntime:
         """Generations for every tag (creating missing counters), or None if Redis failed."""
         missing = [tag for tag in tags if gens.get(tag) is None]
         try:
-            created = self.store.ensure_generations(missing) if missing else {}
+            created = (
+                self.store.ensure_generations(missing, self.settings.tag_ttl) if missing else {}
+            )
         except REDIS_ERRORS as exc:
             self.outage.failed(exc)
             return None
         return {tag: created.get(tag) or int(gens[tag] or 0) for tag in tags}
 
-    def _store(self, key: str, value: Any, ttl: int, delta: float, gens: dict[str, int]) -> None:
-        expires = None if ttl == 0 else self.clock() + ttl
+    def _store(
+        self,
+        key: str,
+        value: Any,
+        ttl: int,
+        expires: float | None,
+        delta: float,
+        gens: dict[str, int],
+    ) -> None:
         entry = Entry(value, expires, delta, gens)
         timeout = 0 if ttl == 0 else ttl + self.settings.stale_ttl
+        tag_ttls = {tag: self.settings.tag_ttl + timeout for tag in gens}
         try:
             envelope = entry.to_envelope()
-            self.store.write(key, envelope, timeout)
+            self.store.write(key, envelope, timeout, tag_ttls)
+            self.outage.recovered()
         except TypeError as exc:
             raise TypeError(
                 f"cache value for {key!r} cannot be stored: {exc}. Cache plain data "
@@ -274,11 +315,15 @@ class CacheRuntime:
         except REDIS_ERRORS as exc:
             self.outage.failed(exc)
 
-    def _degraded(self, key: str, compute: Callable[[], Any], name: str) -> Any:
+    def _degraded(self, key: str, compute: Callable[[], Any], ttl: int, name: str) -> Found:
         """Redis is down: compute directly, still one computation per key in this process."""
         self.counters.add(name, "error")
-        frozen, _ = self.flights.run(key, lambda: freeze(compute()), self.settings.lock_timeout)
-        return compute() if frozen is MISSING else thaw(frozen)
+
+        def run() -> Found:
+            return freeze(compute()), None if ttl == 0 else self.clock() + ttl
+
+        found, _ = self.flights.run(key, run, self.settings.lock_wait)
+        return thaw(found[0]), found[1]
 
     # -- writing and invalidating --------------------------------------------------------
 
@@ -288,18 +333,24 @@ class CacheRuntime:
         """Store ``value`` directly (write-through after an update); False if Redis is down."""
         check_key(key)
         seconds = self.settings.ttl_for(ttl)
+        if not self.outage.available():
+            return False
         known = self._known_generations(tuple(tags), {})
         if known is None:
             return False
-        self._store(key, value, seconds, 0.0, known)
+        expires = None if seconds == 0 else self.clock() + seconds
+        self._store(key, value, seconds, expires, 0.0, known)
         self._forget_locally(keys=[key])
         return not self.outage.degraded
 
     def get(self, key: str, default: Any = None) -> Any:
         """The fresh cached value of ``key`` or ``default``; never computes, never raises."""
+        if not self.outage.available():
+            return default
         try:
             data, gens = self.store.read(key, ())
             entry = self._validated(Entry.from_envelope(data), gens)
+            self.outage.recovered()
         except REDIS_ERRORS as exc:
             self.outage.failed(exc)
             return default
@@ -320,7 +371,8 @@ class CacheRuntime:
         ok = True
         if tags:
             tags = list(tags)
-            ok = self._invalidate({"tags": tags}, lambda: self.store.bump(tags), tags=tags)
+            bump = lambda: self.store.bump(tags, self.settings.tag_ttl)  # noqa: E731
+            ok = self._invalidate({"tags": tags}, bump, tags=tags)
         if pattern is not None:
             check_key(pattern)
             action = lambda: self.store.delete_matching(pattern)  # noqa: E731
@@ -346,24 +398,9 @@ class CacheRuntime:
             )
             return False
 
-    def _forget_locally(
-        self,
-        *,
-        tags: Sequence[str] = (),
-        keys: Sequence[str] = (),
-        pattern: str | None = None,
-        everything: bool = False,
-    ) -> None:
-        if self.l1 is None:
-            return
-        if everything:
-            self.l1.clear()
-        if tags:
-            self.l1.drop_tags(tags)
-        if keys:
-            self.l1.drop_keys(keys)
-        if pattern is not None:
-            self.l1.drop_pattern(pattern)
+    def _forget_locally(self, **what: Any) -> None:
+        if self.l1 is not None:
+            self.l1.forget(**what)
 
     def stats(self) -> dict[str, Any]:
         """Store statistics plus this process's counters and L1 size."""

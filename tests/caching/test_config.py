@@ -21,6 +21,8 @@ from .conftest import runtime
         ("RESILIENCE_CACHE_TTLS", {"quiz": -1}, "whole seconds"),
         ("RESILIENCE_CACHE_TTLS", {"quiz": "1h"}, "whole seconds"),
         ("RESILIENCE_CACHE_LOCK_TIMEOUT", "0", "must be >="),
+        ("RESILIENCE_CACHE_LOCK_WAIT", "0", "must be >="),
+        ("RESILIENCE_CACHE_LOCK_WAIT", "forever", "expected float"),
         ("RESILIENCE_CACHE_L1_SIZE", "-1", "must be >="),
         ("RESILIENCE_CACHE_L1_TTL", "soon", "expected float"),
         ("RESILIENCE_CACHE_XFETCH_BETA", "-1", "must be >="),

@@ -6,6 +6,7 @@ import logging
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,7 +15,10 @@ import pytest
 import redis
 from flask import Flask
 
-from .conftest import res, runtime
+from flask_resilience.caching.config import redis_backend_config
+from flask_resilience.caching.outage import Outage
+
+from .conftest import Clock, res, runtime
 
 LOGGER = "flask_resilience.cache"
 
@@ -131,3 +135,94 @@ def test_outage_skips_redis_between_probes(
         assert outage.degraded and not outage.available()
         client.get("/quiz/1")
     assert len(_warnings(caplog)) == 1
+
+
+class BlackHole:
+    """A TCP port that accepts connections and never answers: a Redis host gone silent.
+
+    It counts the connections made, so a test sees how many probes (and retries) reached it.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.05)
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    hole = BlackHole()
+    try:
+        yield hole
+    finally:
+        hole.close()
+
+
+def test_one_request_probes_a_silent_redis_the_others_skip_it(
+    make_app: Callable[..., Flask], sqlite_url: str, black_hole: BlackHole
+) -> None:
+    """With Redis silent, a probe costs one socket timeout (no retry) and only one of many
+    concurrent requests pays it; the others answer at once, uncached."""
+    url = f"redis://127.0.0.1:{black_hole.port}/0"
+    app = _app_with_view(make_app, sqlite_url, url, RATELIMIT_ENABLED=False)  # only the cache
+    clock = Clock(0.0)
+    runtime(app).outage = Outage(retry_interval=1.0, clock=clock)
+    client = app.test_client()
+    started = time.monotonic()
+    assert client.get("/quiz/1").status_code == 200  # the failure that starts the outage
+    first = time.monotonic() - started
+    assert 0.8 < first < 1.6  # one socket timeout (1 s), not two
+    assert len(black_hole.accepted) == 1
+    clock.now += 1.5  # the next probe is due
+    timings: list[float] = []
+    barrier = threading.Barrier(8)
+
+    def request() -> None:
+        barrier.wait()
+        began = time.monotonic()
+        with app.test_client() as own:
+            assert own.get("/quiz/1").status_code == 200
+        timings.append(time.monotonic() - began)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    slow = [t for t in timings if t > 0.8]
+    assert len(timings) == 8 and len(slow) == 1, timings
+    assert len(black_hole.accepted) == 2
+    assert app.config["calls"] == [1] * 9
+
+
+def test_the_cache_client_retries_refused_connections_but_not_timeouts() -> None:
+    """Every Redis backend config retries a dropped connection once, and never a timeout."""
+    for url in (
+        "redis://h:6379/0",
+        "redis+sentinel://s1:26379/mymaster",
+        "redis+cluster://n1:7000",
+    ):
+        retry = redis_backend_config(url)["CACHE_OPTIONS"]["retry"]
+        assert retry._supported_errors == (redis.ConnectionError,), url
+        assert retry._retries == 1

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask, abort, make_response
 
-from .conftest import res
+from .conftest import Clock, res, runtime
 
 renders: list[str] = []
 
@@ -25,11 +25,30 @@ def page(slug: str) -> Any:
     return f"<h1>{slug}</h1>"
 
 
+@res.cache.cached(ttl=120, key="article:{slug}", tags=["article:{slug}"])
+def article(slug: str) -> str:
+    renders.append(slug)
+    return f"<p>{slug} v{renders.count(slug)}</p>"
+
+
+@res.cache.cached(ttl=120, key="capped:{slug}", tags=["article:{slug}"], http_max_age=30)
+def capped(slug: str) -> str:
+    return slug
+
+
 @pytest.fixture
-def client(cache_app: Callable[..., Flask]) -> Any:
+def app(cache_app: Callable[..., Flask]) -> Flask:
     renders.clear()
-    app = cache_app()
+    app = cache_app(RESILIENCE_CACHE_XFETCH_BETA=0)
+    runtime(app).clock = Clock()
     app.add_url_rule("/page/<slug>", view_func=page)
+    app.add_url_rule("/article/<slug>", view_func=article)
+    app.add_url_rule("/capped/<slug>", view_func=capped)
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
     return app.test_client()
 
 
@@ -69,3 +88,44 @@ def test_errors_and_cookies_are_not_cached(client: Any) -> None:
     assert "session=secret" in client.get("/page/cookie").headers["Set-Cookie"]
     assert "session=secret" in client.get("/page/cookie").headers["Set-Cookie"]
     assert renders == ["missing", "missing", "cookie", "cookie"]
+
+
+def test_max_age_is_what_is_left_of_the_entry(app: Flask, client: Any) -> None:
+    """A hit late in the entry's life sends only the remaining seconds, never the full TTL."""
+    assert "max-age=120," in client.get("/page/late").headers["Cache-Control"]
+    runtime(app).clock.now += 100.4  # type: ignore[attr-defined]
+    assert "max-age=19," in client.get("/page/late").headers["Cache-Control"]
+    runtime(app).clock.now += 30  # type: ignore[attr-defined]
+    assert runtime(app).store.try_lock("page:late", 10_000)  # another process recomputes
+    stale = client.get("/page/late")  # so this request is served the stale copy
+    assert stale.headers["Cache-Control"] == "public, max-age=0, stale-while-revalidate=30"
+    assert renders == ["late"]
+
+
+def test_tagged_views_revalidate_and_see_invalidation(app: Flask, client: Any) -> None:
+    """A tagged view sends max-age=0, must-revalidate; after invalidation the old ETag gets the
+    new body instead of 304."""
+    first = client.get("/article/a")
+    assert first.headers["Cache-Control"] == "public, max-age=0, must-revalidate"
+    etag = first.headers["ETag"]
+    assert client.get("/article/a", headers={"If-None-Match": etag}).status_code == 304
+    with app.app_context():
+        assert res.cache.invalidate(tags=["article:a"])
+    fresh = client.get("/article/a", headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.text == "<p>a v2</p>"
+    assert fresh.headers["ETag"] != etag
+
+
+def test_http_max_age_caps_the_header_and_the_remaining_lifetime_caps_it(
+    app: Flask, client: Any
+) -> None:
+    """http_max_age sets the browser lifetime of a tagged view, but never past the entry's."""
+    assert client.get("/capped/x").headers["Cache-Control"] == "public, max-age=30"
+    runtime(app).clock.now += 110  # type: ignore[attr-defined]
+    assert client.get("/capped/x").headers["Cache-Control"] == "public, max-age=10"
+
+
+def test_negative_http_max_age_is_refused() -> None:
+    """http_max_age is seconds >= 0."""
+    with pytest.raises(ValueError, match="http_max_age"):
+        res.cache.cached(ttl=1, http_max_age=-1)

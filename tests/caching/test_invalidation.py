@@ -160,3 +160,48 @@ def test_concurrent_invalidations_all_land(cache_app: Callable[..., Flask]) -> N
     store = runtime(app).store
     assert store.epoch() == 20
     assert sorted(e["e"] for e in store.events()) == list(range(1, 21))
+
+
+def test_tag_counters_expire_after_the_entries_and_writes_refresh_them(
+    cache_app: Callable[..., Flask],
+) -> None:
+    """A tag counter gets a TTL longer than the entries carrying it, renewed by each write."""
+    app = cache_app(RESILIENCE_CACHE_TTLS={"long": 7200})
+    tag_ttl = runtime(app).settings.tag_ttl
+    assert tag_ttl >= 86_400 and tag_ttl >= 2 * (7200 + 60)
+    with app.app_context():
+        res.cache.get_or_set("a", lambda: 1, 600, tags=["t"])
+        counter = "resilience:cache:~tag:t"
+        assert 600 + 60 < res.redis.ttl(counter) <= tag_ttl + 660
+        res.redis.expire(counter, 5)  # nearly gone
+        res.cache.get_or_set("b", lambda: 2, 600, tags=["t"])  # a write carrying the tag
+        assert res.redis.ttl(counter) > tag_ttl
+        res.redis.persist(counter)  # a counter left without TTL by an older version
+        res.cache.set("c", 3, 60, tags=["t"])
+        assert res.redis.ttl(counter) > 0
+
+
+def test_invalidating_an_unseen_tag_starts_it_at_random_with_a_ttl(
+    cache_app: Callable[..., Flask],
+) -> None:
+    """INCR alone would restart a lost counter at 1 and keep it forever; ours does neither."""
+    app = cache_app()
+    with app.app_context():
+        assert res.cache.invalidate(tags=["never-used"])
+        counter = "resilience:cache:~tag:never-used"
+        assert int(res.redis.get(counter)) > 2
+        assert res.redis.ttl(counter) > 0
+
+
+def test_lost_tag_counter_turns_entries_into_misses(cache_app: Callable[..., Flask]) -> None:
+    """When a counter expires (or is evicted), entries carrying it are recomputed, never served."""
+    app = cache_app()
+    calls, load = _counting()
+    with app.app_context():
+        assert res.cache.get_or_set("k", load, 600, tags=["t"]) == 1
+        res.redis.delete("resilience:cache:~tag:t")
+        assert res.cache.get_or_set("k", load, 600, tags=["t"]) == 2
+        res.redis.delete("resilience:cache:~tag:t")
+        assert res.cache.invalidate(tags=["t"])  # recreated by the bump, at random
+        assert res.cache.get_or_set("k", load, 600, tags=["t"]) == 3
+    assert len(calls) == 3

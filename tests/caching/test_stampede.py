@@ -93,14 +93,144 @@ def test_stale_value_is_served_while_one_caller_recomputes(cache_app: Callable[.
     assert counts[("k", "stale")] == 1
 
 
-def test_waiters_give_up_after_the_lock_timeout(cache_app: Callable[..., Flask]) -> None:
-    """A caller waiting on a stuck computation elsewhere computes itself after the timeout."""
-    app = cache_app(RESILIENCE_CACHE_LOCK_TIMEOUT=0.2)
+def test_waiters_give_up_after_the_lock_wait(cache_app: Callable[..., Flask]) -> None:
+    """A caller waiting on a computation elsewhere computes itself after the lock wait."""
+    app = cache_app(RESILIENCE_CACHE_LOCK_WAIT=0.2)
     with app.app_context():
         assert runtime(app).store.try_lock("k", 10_000)  # another process holds the lock
         started = time.monotonic()
         assert res.cache.get_or_set("k", lambda: "mine", 60) == "mine"
         assert 0.15 < time.monotonic() - started < 2
+
+
+def test_a_dead_holders_lock_frees_within_one_lease(cache_app: Callable[..., Flask]) -> None:
+    """A lock nobody renews (its holder crashed) lapses after the lease; a waiter takes it."""
+    app = cache_app(RESILIENCE_CACHE_LOCK_TIMEOUT=0.3, RESILIENCE_CACHE_LOCK_WAIT=10)
+    with app.app_context():
+        assert runtime(app).store.try_lock("k", 300)  # held by a process that then died
+        started = time.monotonic()
+        assert res.cache.get_or_set("k", lambda: "mine", 60) == "mine"
+        assert 0.2 < time.monotonic() - started < 3
+
+
+def test_computation_slower_than_the_lock_timeout_runs_once(
+    cache_app: Callable[..., Flask],
+) -> None:
+    """Lock timeout 0.5 s, a 1 s computation, 20 threads: one computation (the lock is renewed)."""
+    app = cache_app(RESILIENCE_CACHE_LOCK_TIMEOUT=0.5)
+    calls: list[int] = []
+    results = _stampede([app], 20, _slow(calls, 1.0))
+    assert len(calls) == 1
+    assert results == [{"v": 1}] * 20
+    assert runtime(app).locks.renewals >= 1
+    with app.app_context():
+        assert not res.redis.exists("resilience:cache:~lock:hot")
+
+
+def test_slow_computation_across_processes_runs_once(cache_app: Callable[..., Flask]) -> None:
+    """Two app instances, lock timeout 0.5 s, 1 s computation: the other instance waits too."""
+    apps = [
+        cache_app(RESILIENCE_CACHE_LOCK_TIMEOUT=0.5),
+        cache_app(RESILIENCE_CACHE_LOCK_TIMEOUT=0.5),
+    ]
+    calls: list[int] = []
+    results = _stampede(apps, 10, _slow(calls, 1.0))
+    assert len(calls) == 1
+    assert results == [{"v": 1}] * 20
+
+
+def test_stale_copy_is_served_while_a_slow_recompute_outlives_the_lock(
+    cache_app: Callable[..., Flask],
+) -> None:
+    """With a stale copy, a recompute longer than the lock timeout still runs once; others get
+    the stale copy at once instead of waiting."""
+    settings = {"RESILIENCE_CACHE_LOCK_TIMEOUT": 0.3, "RESILIENCE_CACHE_XFETCH_BETA": 0}
+    apps = [cache_app(**settings), cache_app(**settings)]
+    clocks = [Clock(), Clock()]
+    for app, clock in zip(apps, clocks, strict=True):
+        runtime(app).clock = clock
+    with apps[0].app_context():
+        res.cache.get_or_set("k", lambda: "old", 10)
+    for clock in clocks:
+        clock.now += 11  # expired, inside the stale grace
+    calls: list[int] = []
+    started = threading.Event()
+
+    def recompute() -> str:
+        calls.append(1)
+        started.set()
+        time.sleep(1.0)
+        return "new"
+
+    def call(app: Flask) -> object:
+        with app.app_context():
+            return res.cache.get_or_set("k", recompute, 10)
+
+    first = threading.Thread(target=lambda: box.append(call(apps[0])))
+    box: list[object] = []
+    first.start()
+    assert started.wait(10)
+    deadline = time.monotonic() + 0.9
+    served: list[object] = []
+    while time.monotonic() < deadline:  # for longer than the lock timeout, several times over
+        served.append(call(apps[len(served) % 2]))
+        time.sleep(0.05)
+    first.join(10)
+    assert box == ["new"]
+    assert len(calls) == 1
+    assert len(served) > 5 and set(served) == {"old"}
+
+
+def test_followers_take_over_after_the_lock_wait_without_stampeding(
+    cache_app: Callable[..., Flask],
+) -> None:
+    """When the leader outlasts the lock wait, one follower computes and the rest share its
+    value: two computations for 20 callers, not 20."""
+    app = cache_app(RESILIENCE_CACHE_LOCK_WAIT=0.3)
+    calls: list[float] = []
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def compute() -> object:
+        with lock:
+            calls.append(time.monotonic())
+            first = len(calls) == 1
+        if first:
+            release.wait(10)  # the leader hangs
+            return "leader"
+        return "follower"
+
+    results = _stampede_until([app], 20, compute, release)
+    assert len(calls) == 2
+    assert calls[1] - calls[0] >= 0.25
+    assert results.count("follower") == 19 and results.count("leader") == 1
+
+
+def _stampede_until(
+    apps: list[Flask], threads_per_app: int, fn: Callable[[], object], release: threading.Event
+) -> list[object]:
+    """Like _stampede, but lets the hung leader go once every other caller has its value."""
+    results: list[object] = []
+    done = threading.Semaphore(0)
+    barrier = threading.Barrier(len(apps) * threads_per_app)
+
+    def worker(app: Flask) -> None:
+        with app.app_context():
+            barrier.wait()
+            results.append(res.cache.get_or_set("hot", fn, 60))
+        done.release()
+
+    threads = [
+        threading.Thread(target=worker, args=(a,)) for a in apps for _ in range(threads_per_app)
+    ]
+    for thread in threads:
+        thread.start()
+    for _ in range(len(threads) - 1):
+        assert done.acquire(timeout=10)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    return results
 
 
 def test_xfetch_recomputes_before_expiry(cache_app: Callable[..., Flask]) -> None:
