@@ -49,8 +49,13 @@ def parse_quiz_file(filename: str, content_b64: str) -> dict[str, Any]:
 
 @resilience.jobs.task(name="calculate-leaderboard", queue="high", retries=2, base_delay=1.0)
 def calculate_leaderboard(quiz_id: int) -> dict[str, Any]:
-    """Recompute a quiz's leaderboard after a submission (the cached read path reuses it)."""
+    """Recompute a quiz's leaderboard after a submission and put it in the cache, so the next
+    ``GET /api/quizzes/<id>/leaderboard`` is a hit instead of the query."""
+    from .submissions import LEADERBOARD_TTL, leaderboard_key  # submissions enqueues this task
+
     entries = leaderboard(get_session(), quiz_id)
+    key = leaderboard_key(quiz_id)
+    resilience.cache.set(key, entries, LEADERBOARD_TTL, tags=[key])
     return {"quiz_id": quiz_id, "entries": len(entries), "top": entries[:3]}
 
 
@@ -60,7 +65,7 @@ def generate_analytics() -> dict[str, Any]:
     seconds = float(current_app.config.get("EXAMPLE_ANALYTICS_SECONDS", 2.0))
     for step in range(1, 11):
         time.sleep(seconds / 10)
-        current_job_progress(step * 10 - (1 if step == 10 else 0), f"step {step} of 10")
+        current_job_progress(step * 10, f"step {step} of 10")
     session = get_session()
     attempts = session.scalar(select(func.count(Attempt.id))) or 0
     average = session.scalar(select(func.avg(Attempt.score)))

@@ -18,18 +18,24 @@ from .models import Attempt
 from .progress import DRAFT_KIND
 
 logger = logging.getLogger(__name__)
+LEADERBOARD_TTL = 5 * 60
+
+
+def leaderboard_key(quiz_id: int) -> str:
+    """The cache key of a quiz's leaderboard entries, which is also their invalidation tag."""
+    return f"leaderboard:{quiz_id}"
 
 
 def invalidate_quiz(quiz_id: int) -> None:
     """A quiz was created, replaced or deleted: its detail, every listing and its leaderboard."""
-    resilience.cache.invalidate(tags=["quiz:list", f"quiz:{quiz_id}", f"leaderboard:{quiz_id}"])
+    resilience.cache.invalidate(tags=["quiz:list", f"quiz:{quiz_id}", leaderboard_key(quiz_id)])
 
 
 def after_submission(attempt: Attempt, score: float) -> None:
     """A submitted attempt: drop its draft, refresh the boards, record metrics, rank it."""
     resilience.autosave.delete(DRAFT_KIND, attempt.id)
     resilience.cache.invalidate(
-        tags=[f"leaderboard:{attempt.quiz_id}", f"user:{attempt.user_id}:stats"]
+        tags=[leaderboard_key(attempt.quiz_id), f"user:{attempt.user_id}:stats"]
     )
     _record_attempt_metrics(attempt, score)
     quiz_jobs.calculate_leaderboard.enqueue(attempt.quiz_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from example_app.extensions import resilience
 from example_app.quiz_files import QuizFileError, parse
 
 from .conftest import assert_problem
@@ -96,7 +97,7 @@ def test_report_runs_with_progress(make_example_app: Any, sqlite_url: str) -> No
     assert response.status_code == 202
     body = _wait(client, response.get_json()["status_url"], headers)
     assert body["status"] == "finished" and body["task"] == "generate-analytics"
-    assert body["progress"] == {"percent": 99.0, "message": "step 10 of 10"}
+    assert body["progress"] == {"percent": 100.0, "message": "step 10 of 10"}
     assert body["result"]["quizzes"] >= 1
 
 
@@ -113,7 +114,8 @@ def test_the_format_parser_names_the_line() -> None:
 def test_submit_enqueues_the_leaderboard_job(
     client: FlaskClient, admin: dict[str, str], alice: dict[str, str]
 ) -> None:
-    """Submitting an attempt enqueues calculate-leaderboard, which the worker runs."""
+    """Submitting an attempt enqueues calculate-leaderboard, which the worker runs and which
+    leaves the new board in the cache for the next read."""
     quiz = client.get("/api/quizzes").get_json()["quizzes"][0]
     attempt = client.post(f"/api/quizzes/{quiz['id']}/attempts", headers=alice).get_json()
     submitted = client.post(
@@ -128,3 +130,8 @@ def test_submit_enqueues_the_leaderboard_job(
             break
         time.sleep(0.05)
     assert "calculate-leaderboard" in tasks
+    with client.application.app_context():
+        warmed = resilience.cache.get(f"leaderboard:{quiz['id']}")
+    assert [entry["username"] for entry in warmed] == ["alice"]
+    board = client.get(f"/api/quizzes/{quiz['id']}/leaderboard").get_json()
+    assert board["entries"] == warmed

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from flask.testing import FlaskClient
 from sqlalchemy import inspect
 
@@ -10,6 +15,7 @@ from flask_resilience import schema
 
 from .conftest import AppFactory, assert_problem, bearer
 from .test_attempts import correct_answers
+from .test_jobs import SAMPLE, _upload
 
 
 def test_production_flow_on_postgresql_and_redis(
@@ -97,3 +103,45 @@ def test_two_instances_share_limits_and_cache_invalidation(
     titles = {q["id"]: q["title"] for q in two.get("/api/quizzes").get_json()["quizzes"]}
     assert titles[quiz["id"]] == "Renamed on the first instance"
     assert two.get(f"/api/quizzes/{quiz['id']}").get_json()["title"] == body["title"]
+
+
+def test_upload_runs_on_a_separate_worker_process(
+    make_example_app: AppFactory, db_url: str, redis_url: str
+) -> None:
+    """Production mode: the web process only enqueues; a spawned ``flask resilience worker``
+    (the Procfile's worker line, in burst mode) parses the upload, and the status URL says so."""
+    config = {
+        "RESILIENCE_DATABASE_URL": db_url,
+        "RESILIENCE_REDIS_URL": redis_url,
+        "SECRET_KEY": "production-test-key",
+    }
+    app = make_example_app(config)
+    schema.upgrade(app)
+    assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
+    client = app.test_client()
+    admin = bearer(client, "admin", "admin-demo")
+    accepted = _upload(client, admin, "quiz.txt", SAMPLE.read_bytes())
+    assert accepted.status_code == 202
+    status_url = accepted.get_json()["status_url"]
+    assert client.get(status_url, headers=admin).get_json()["status"] == "queued"
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESILIENCE_", "EXAMPLE_"))}
+    env.update(
+        RESILIENCE_DATABASE_URL=db_url,
+        RESILIENCE_REDIS_URL=redis_url,
+        EXAMPLE_SECRET_KEY="production-test-key",
+    )
+    worker = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "example_app", "resilience", "worker", "--burst"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    body = client.get(status_url, headers=admin).get_json()
+    assert body["status"] == "finished", body
+    assert body["progress"]["percent"] == 100
+    titles = [q["title"] for q in client.get("/api/quizzes").get_json()["quizzes"]]
+    assert "Ocean Facts" in titles
