@@ -15,10 +15,11 @@ from flask import Flask
 
 from ..state import ResilienceState
 from .config import AutosaveSettings
+from .documents import DraftError
 from .kinds import DraftKind, DraftKinds, DraftValidationError
 from .merge import diff_merge_patch, merge_patch
 from .runtime import CAPABILITY, Autosave, AutosaveRuntime, runtime_of
-from .service import DraftError, DraftState, IfMatch, PreconditionFailed, Write
+from .service import DraftState, IfMatch, PreconditionFailed, Write
 from .views import BLUEPRINT, autosave_blueprint, indicator, respond, script
 
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +18,8 @@ from typing import Any
 from ..errors import ConfigurationError
 
 OwnerFunc = Callable[[str], Any]
-Validator = Callable[[Any], None]
+Validator = Callable[[Any], object]
+"""Raises (or returns ``False``) to refuse a payload; see :meth:`DraftKind.validate`."""
 KIND_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 RESERVED_KINDS = frozenset({"static"})
 DEFAULT_MAX_BYTES = 65536
@@ -48,9 +49,28 @@ class DraftKind:
     ttl: timedelta | None
 
     def validate(self, payload: Any) -> None:
-        """Raise DraftValidationError when the kind's schema or validator refuses ``payload``."""
-        if self.validator is not None:
-            self.validator(payload)
+        """Raise DraftValidationError when the kind's schema or validator refuses ``payload``.
+
+        A callable validator refuses by raising ``DraftValidationError`` (which names the path),
+        any other ``ValueError`` (pydantic's ``ValidationError`` is one) or a
+        ``jsonschema.ValidationError``, or by returning ``False``; each becomes a 422. Anything
+        else it raises is a bug in the validator and propagates as one (a 500), so it is seen.
+        """
+        if self.validator is None:
+            return
+        try:
+            verdict = self.validator(payload)
+        except DraftValidationError:
+            raise
+        except ValueError as exc:
+            raise DraftValidationError(str(exc) or type(exc).__name__) from exc
+        except Exception as exc:
+            refused = _from_jsonschema(exc)
+            if refused is None:
+                raise
+            raise refused from exc
+        if verdict is False:
+            raise DraftValidationError(f"the {self.name} validator refused this draft")
 
 
 class DraftKinds(Mapping[str, DraftKind]):
@@ -124,10 +144,24 @@ def _validator(name: str, schema: Mapping[str, Any] | Validator | None) -> Valid
     def validate(payload: Any) -> None:
         error = jsonschema.exceptions.best_match(checker.iter_errors(payload))
         if error is not None:
-            pointer = "".join(f"/{_escape(part)}" for part in error.absolute_path)
-            raise DraftValidationError(error.message, path=pointer)
+            raise DraftValidationError(error.message, path=_pointer(error.absolute_path))
 
     return validate
+
+
+def _from_jsonschema(exc: Exception) -> DraftValidationError | None:
+    """A ``jsonschema.ValidationError`` a callable validator let out, as a 422 with its path."""
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - jsonschema is a dependency
+        return None
+    if not isinstance(exc, jsonschema.ValidationError):
+        return None
+    return DraftValidationError(exc.message, path=_pointer(exc.absolute_path))
+
+
+def _pointer(parts: Iterable[Any]) -> str:
+    return "".join(f"/{_escape(part)}" for part in parts)
 
 
 def _bad(name: object, what: str, value: object, reason: str) -> ConfigurationError:

@@ -67,7 +67,8 @@ class Autosave:
 
         ``owner(key)`` returns the id of the user who owns draft ``key`` (compared with the
         ``user_loader``'s id as strings), or raises/aborts 404 when ``key`` names nothing.
-        ``schema`` is a JSON Schema dict or a callable raising ``DraftValidationError``;
+        ``schema`` is a JSON Schema dict or a callable that refuses a payload by raising
+        ``DraftValidationError`` (or any ``ValueError``) or returning ``False`` (each a 422);
         ``max_bytes`` bounds the request body and the stored document; ``ttl`` (seconds or a
         timedelta after the last write) lets abandoned drafts expire.
         """

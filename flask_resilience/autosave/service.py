@@ -21,7 +21,6 @@ over from a fresh read, so no update is ever lost; a writer that sent ``If-Match
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .config import ONE_DAY
+from .documents import DraftError, DraftTooLarge, check_document
 from .kinds import DraftKind, DraftValidationError
 from .merge import merge_patch
 from .models import Draft, DraftRequest
@@ -40,12 +40,10 @@ from .models import Draft, DraftRequest
 T = TypeVar("T")
 MAX_RACES = 50
 """Attempts of one write before DraftBusy; each lost race means another write succeeded."""
+MAX_VERSION = 2**31 - 2
+"""The largest version a precondition can name: the next one still fits an INTEGER column."""
 DRAFTS = cast(Table, Draft.__table__)
 REQUESTS = cast(Table, DraftRequest.__table__)
-
-
-class DraftError(Exception):
-    """Base of every reason a draft write is refused; a refused write changes nothing."""
 
 
 class PreconditionFailed(DraftError):
@@ -54,15 +52,6 @@ class PreconditionFailed(DraftError):
     def __init__(self, current: DraftState | None) -> None:
         super().__init__("the draft changed since the version you hold")
         self.current = current
-
-
-class DraftTooLarge(DraftError):
-    """The draft would be bigger than its kind's ``max_bytes``."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"the draft would be {size} bytes; this kind allows {limit}")
-        self.size = size
-        self.limit = limit
 
 
 class IdempotencyKeyReused(DraftError):
@@ -103,7 +92,7 @@ class DraftState:
 
 @dataclass(frozen=True, slots=True)
 class IfMatch:
-    """An ``If-Match`` precondition: any of ``versions``, or any existing draft (``*``)."""
+    """The tags of ``If-Match`` or ``If-None-Match``: any of ``versions``, or ``*`` (any draft)."""
 
     versions: frozenset[int] = frozenset()
     any: bool = False
@@ -118,7 +107,11 @@ class Write:
     """One write: ``body`` replaces the payload, or is merged into it (RFC 7396) when ``merge``.
 
     ``idempotency_key`` and ``request_hash`` together make a retried write replay its first
-    response; ``if_match`` None means an unconditional write.
+    response. ``if_match`` must match the stored draft and ``if_none_match`` must not (``*``:
+    there must be no draft, so a first save cannot replace one its client never saw); both None
+    is an unconditional write. ``supersedes`` lifts the precondition for one case: the stored
+    version was written by one of these idempotency keys, i.e. by this same client's earlier
+    saves whose answers it never received, so its newer state may replace them.
     """
 
     kind: str
@@ -130,6 +123,8 @@ class Write:
     client_saved_at: datetime | None = None
     idempotency_key: str | None = None
     request_hash: str = ""
+    if_none_match: IfMatch | None = None
+    supersedes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,16 +197,6 @@ def purge_expired(session: Session, *, now: datetime, idempotency_ttl: int = ONE
     return int(drafts.rowcount) + int(requests.rowcount)  # type: ignore[attr-defined]
 
 
-def check_document(document: Any, kind: DraftKind) -> None:
-    """Raise when ``document`` is not a JSON object, is too large, or fails the kind's schema."""
-    if not isinstance(document, dict):
-        raise DraftValidationError("a draft is a JSON object", path="")
-    size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > kind.max_bytes:
-        raise DraftTooLarge(size, kind.max_bytes)
-    kind.validate(document)
-
-
 def _retrying(session: Session, attempt: Callable[[], T]) -> T:
     for _ in range(MAX_RACES):
         try:
@@ -231,7 +216,7 @@ def _save_once(
         if replay is not None:
             return replay
     live = _live(row, now)
-    if write.if_match is not None and not write.if_match.matches(live):
+    if not _preconditions_hold(write, live) and not _written_by(session, write, live, cutoff):
         raise PreconditionFailed(live)
     document = merge_patch(live.payload if live else {}, write.body) if write.merge else write.body
     check_document(document, kind)
@@ -261,7 +246,35 @@ def _save_once(
 def _has_fast_path(write: Write) -> bool:
     """A PUT naming exactly one version: what autosave.js sends on every save."""
     match = write.if_match
-    return not write.merge and match is not None and not match.any and len(match.versions) == 1
+    if write.merge or write.if_none_match is not None or match is None or match.any:
+        return False
+    return len(match.versions) == 1 and 0 < min(match.versions) <= MAX_VERSION
+
+
+def _preconditions_hold(write: Write, live: DraftState | None) -> bool:
+    """RFC 9110 section 13.2.2 order: If-Match first, then If-None-Match."""
+    if write.if_match is not None and not write.if_match.matches(live):
+        return False
+    return write.if_none_match is None or not write.if_none_match.matches(live)
+
+
+def _written_by(session: Session, write: Write, live: DraftState | None, cutoff: datetime) -> bool:
+    """Whether the stored version is the outcome of one of ``write.supersedes``' requests.
+
+    The idempotency record is committed with the write it describes, so its version is exactly
+    the version that request produced; a later write by anyone else moves the draft past it.
+    """
+    if live is None or not write.supersedes:
+        return False
+    responses = session.execute(
+        select(REQUESTS.c.response).where(
+            REQUESTS.c.kind == write.kind,
+            REQUESTS.c.key == write.key,
+            REQUESTS.c.idempotency_key.in_(sorted(write.supersedes)),
+            REQUESTS.c.created_at >= cutoff,
+        )
+    ).scalars()
+    return any(isinstance(r, dict) and r.get("version") == live.version for r in responses)
 
 
 def _save_fast(session: Session, write: Write, kind: DraftKind, now: datetime) -> Saved | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,12 +22,13 @@ from werkzeug.exceptions import HTTPException
 
 from ..problems import problem_from_http_exception, problem_response, register_problem_handlers
 from ..state import get_state
+from .documents import MAX_DEPTH, DraftTooLarge, too_deep
 from .kinds import DraftKind, DraftValidationError
 from .runtime import AutosaveRuntime, runtime_of
 from .service import (
+    MAX_VERSION,
     DraftBusy,
     DraftState,
-    DraftTooLarge,
     IdempotencyKeyReused,
     IfMatch,
     PreconditionFailed,
@@ -37,12 +39,19 @@ from .service import (
 )
 
 BLUEPRINT = "resilience_autosave"
+JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 CLIENT_SAVED_AT = "Client-Saved-At"
+SUPERSEDES = "Autosave-Supersedes"
 MAX_KEY_LENGTH = 200
 MAX_IDEMPOTENCY_KEY = 255
+MAX_SUPERSEDED = 16
 BEACON_ENVELOPE_BYTES = 4096
-"""Room for the beacon's ``version``, ``client_saved_at`` and key around the payload."""
+"""Room for the beacon's ``version``, ``client_saved_at`` and keys around the payload."""
+VERSION_TAG = re.compile(r"[0-9]{1,10}")
+"""ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` then refuses."""
+PRINTABLE = re.compile(r"[\x20-\x7e]+")
+"""Printable ASCII: what an idempotency key may hold (no NUL, which PostgreSQL text refuses)."""
 
 View = Callable[..., Any]
 
@@ -117,7 +126,8 @@ def script() -> Markup:
 
 def _kind(runtime: AutosaveRuntime, name: str, key: str) -> DraftKind:
     kind = runtime.kinds.get(name)
-    if kind is None or not key or len(key) > MAX_KEY_LENGTH:
+    bad_key = not key or len(key) > MAX_KEY_LENGTH or not key.isprintable()
+    if kind is None or bad_key:
         abort(problem_response(404, detail=f"There is no draft kind {name!r} with key {key!r}."))
     return kind
 
@@ -156,16 +166,10 @@ def _delete(runtime: AutosaveRuntime, kind: DraftKind, key: str) -> Response:
 def _write(
     runtime: AutosaveRuntime, kind: DraftKind, key: str, owner_id: str, *, beacon: bool
 ) -> Response:
-    if request.mimetype == "application/json-patch+json":
-        abort(
-            problem_response(
-                415,
-                detail=f"Send PATCH as {MERGE_PATCH} (RFC 7396).",
-                headers={"Accept-Patch": MERGE_PATCH},
-            )
-        )
+    if not beacon:
+        _require_json()
     limit = kind.max_bytes + (BEACON_ENVELOPE_BYTES if beacon else 0)
-    body, raw = _json_body(limit)
+    body, raw = _json_body(limit, MAX_DEPTH + (1 if beacon else 0))
     fields = _beacon_fields(body) if beacon else _header_fields()
     write = Write(
         kind=kind.name,
@@ -174,6 +178,8 @@ def _write(
         body=fields["payload"] if beacon else body,
         merge=request.method == "PATCH",
         if_match=fields["if_match"],
+        if_none_match=fields["if_none_match"],
+        supersedes=fields["supersedes"],
         client_saved_at=fields["client_saved_at"],
         idempotency_key=fields["idempotency_key"],
         request_hash=hashlib.sha256(request.method.encode() + b"\n" + raw).hexdigest(),
@@ -192,32 +198,64 @@ def _write(
     return response
 
 
+def _require_json() -> None:
+    """415 unless the body is JSON: PUT takes ``application/json``, PATCH also a merge patch.
+
+    A PUT labelled as a merge patch is refused rather than read as a whole document, which
+    would silently drop every member the sender meant to keep.
+    """
+    allowed = (JSON, MERGE_PATCH) if request.method == "PATCH" else (JSON,)
+    if request.mimetype in allowed:
+        return
+    detail = (
+        f"Send PATCH as {MERGE_PATCH} (RFC 7396) or {JSON}."
+        if request.method == "PATCH"
+        else f"Send PUT as {JSON} (a merge patch goes with PATCH)."
+    )
+    headers = {"Accept-Patch": MERGE_PATCH} if request.method == "PATCH" else {}
+    abort(problem_response(415, detail=detail, headers=headers))
+
+
 def _header_fields() -> dict[str, Any]:
     return {
         "if_match": _if_match(),
+        "if_none_match": _if_none_match(),
+        "supersedes": _supersedes(_header_list(request.headers.get(SUPERSEDES))),
         "client_saved_at": _timestamp(request.headers.get(CLIENT_SAVED_AT)),
         "idempotency_key": _idempotency_key(request.headers.get("Idempotency-Key")),
     }
 
 
 def _beacon_fields(body: Any) -> dict[str, Any]:
-    """The beacon envelope ``{"version", "payload", "client_saved_at", "idempotency_key"}``."""
+    """The beacon envelope ``{"version", "payload", "client_saved_at", "idempotency_key",
+    "supersedes"}``; ``version`` 0 means "I saw no draft" (``If-None-Match: *``)."""
     _same_origin()
     if not isinstance(body, dict) or "payload" not in body:
         abort(problem_response(400, detail='Send {"version": <n or null>, "payload": {...}}.'))
     version = body.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         abort(problem_response(400, detail="version must be an integer or null."))
+    supersedes = body.get("supersedes") or []
+    if not isinstance(supersedes, list):
+        abort(problem_response(400, detail="supersedes must be a list of idempotency keys."))
     return {
         "payload": body["payload"],
-        "if_match": None if version is None else IfMatch(frozenset({version})),
+        "if_match": None if version in (None, 0) else IfMatch(_in_range({version})),
+        "if_none_match": IfMatch(any=True) if version == 0 else None,
+        "supersedes": _supersedes(supersedes),
         "client_saved_at": _timestamp(body.get("client_saved_at")),
         "idempotency_key": _idempotency_key(body.get("idempotency_key")),
     }
 
 
 def _same_origin() -> None:
-    """Refuse cross-site beacons: a text/plain POST is a "simple" request that skips CORS."""
+    """Refuse cross-site beacons: a text/plain POST is a "simple" request that skips CORS.
+
+    ``request.host`` is the host the browser used: behind a reverse proxy, set
+    ``RESILIENCE_TRUSTED_PROXIES`` and the extension's ``ProxyFix`` takes it from
+    ``X-Forwarded-Host`` (and ``X-Forwarded-Port``); without it the proxy's upstream host would
+    never equal the page's ``Origin`` and every beacon would be refused.
+    """
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         abort(problem_response(403, detail="Cross-site beacons are refused."))
     origin = request.headers.get("Origin")
@@ -225,8 +263,12 @@ def _same_origin() -> None:
         abort(problem_response(403, detail="Cross-site beacons are refused."))
 
 
-def _json_body(limit: int) -> tuple[Any, bytes]:
-    """The parsed body and its bytes; 413 past ``limit`` without reading further, 400 if bad."""
+def _json_body(limit: int, max_depth: int) -> tuple[Any, bytes]:
+    """The parsed body and its bytes; 413 past ``limit`` without reading further, 400 if bad.
+
+    Nesting past ``max_depth`` is a 400 too: deeper documents would only exhaust the stack of
+    the merge, the size check or the database driver further on.
+    """
     length = request.content_length
     if length is not None and length > limit:
         raise DraftTooLarge(length, limit)
@@ -234,9 +276,15 @@ def _json_body(limit: int) -> tuple[Any, bytes]:
     if len(raw) > limit:
         raise DraftTooLarge(len(raw), limit)
     try:
-        return json.loads(raw, parse_constant=_no_constant), raw
+        body = json.loads(raw, parse_constant=_no_constant)
     except ValueError:
         abort(problem_response(400, detail="The body is not valid JSON."))
+    except RecursionError:
+        body = None
+    else:
+        if not too_deep(body, max_depth):
+            return body, raw
+    abort(problem_response(400, detail=f"The body nests deeper than {MAX_DEPTH} levels."))
 
 
 def _no_constant(name: str) -> Any:
@@ -244,12 +292,39 @@ def _no_constant(name: str) -> Any:
 
 
 def _if_match() -> IfMatch | None:
-    """``If-Match`` as versions; weak or non-numeric tags never match (strong comparison)."""
+    """``If-Match`` as versions; weak, non-numeric or out-of-range tags never match (so 412)."""
     if "If-Match" not in request.headers:
         return None
     tags = request.if_match
-    versions = frozenset(int(tag) for tag in tags.as_set() if tag.isdigit())
-    return IfMatch(versions, any=tags.star_tag)
+    return IfMatch(_versions(tags.as_set()), any=tags.star_tag)
+
+
+def _if_none_match() -> IfMatch | None:
+    """``If-None-Match`` on a write: ``*`` means "only if there is no draft yet" (weak compare)."""
+    if "If-None-Match" not in request.headers:
+        return None
+    tags = request.if_none_match
+    return IfMatch(_versions(tags.as_set(include_weak=True)), any=tags.star_tag)
+
+
+def _versions(tags: Iterable[str]) -> frozenset[int]:
+    return _in_range(int(tag) for tag in tags if VERSION_TAG.fullmatch(tag))
+
+
+def _in_range(versions: Iterable[int]) -> frozenset[int]:
+    """Versions a draft can have; others cannot match, and must not reach an INTEGER column."""
+    return frozenset(v for v in versions if 0 < v <= MAX_VERSION)
+
+
+def _header_list(value: str | None) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []
+
+
+def _supersedes(keys: list[Any]) -> frozenset[str]:
+    """This client's earlier idempotency keys whose outcome it never heard (at most 16)."""
+    if len(keys) > MAX_SUPERSEDED:
+        abort(problem_response(400, detail=f"{SUPERSEDES} names at most {MAX_SUPERSEDED} keys."))
+    return frozenset(_idempotency_key(key) or "" for key in keys)
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -261,16 +336,25 @@ def _timestamp(value: Any) -> datetime | None:
         if not isinstance(value, bool) and (isinstance(value, int | float) or text.isdigit()):
             return datetime.fromtimestamp(float(value) / 1000, UTC)
         parsed = datetime.fromisoformat(text)
+        # In UTC whatever offset the client sent: SQLite keeps no offset, PostgreSQL converts.
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         abort(problem_response(400, detail=f"{CLIENT_SAVED_AT} is not an ISO 8601 timestamp."))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _idempotency_key(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > MAX_IDEMPOTENCY_KEY:
-        abort(problem_response(400, detail="Idempotency-Key must be 1 to 255 characters."))
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_IDEMPOTENCY_KEY
+        or not PRINTABLE.fullmatch(value)
+    ):
+        abort(
+            problem_response(
+                400, detail="Idempotency-Key must be 1 to 255 printable ASCII characters."
+            )
+        )
     return value
 
 
@@ -279,7 +363,8 @@ def _precondition_failed(current: DraftState | None) -> Response:
     headers = {"ETag": f'"{current.version}"'} if current is not None else {}
     return problem_response(
         412,
-        detail="The draft changed since the version you sent in If-Match.",
+        detail="The draft changed since the version you sent in If-Match (or, with "
+        "If-None-Match: *, a draft exists).",
         current_version=current.version if current is not None else None,
         current_payload=current.payload if current is not None else None,
         headers=headers,

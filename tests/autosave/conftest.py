@@ -49,15 +49,20 @@ def any_db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_autosave_app(make_app: Callable[..., Flask], any_db_url: str) -> Callable[..., Flask]:
-    """``make_autosave_app(config)``: migrated, rate limits off, five kinds registered."""
+    """``make_autosave_app(config, register=None)``: migrated, rate limits off, five kinds
+    registered, and whatever ``register(res)`` adds before ``init_app``."""
 
-    def factory(config: dict[str, Any] | None = None) -> Flask:
+    def factory(
+        config: dict[str, Any] | None = None, register: Callable[[Resilience], Any] | None = None
+    ) -> Flask:
         res = Resilience()
         res.autosave.register("note", owner=owner_from_key)
         res.autosave.register("quiz", owner=owner_from_key, schema=QUIZ_SCHEMA)
         res.autosave.register("calc", owner=owner_from_key, schema=positive_total)
         res.autosave.register("small", owner=owner_from_key, max_bytes=64)
         res.autosave.register("brief", owner=owner_from_key, ttl=60)
+        if register is not None:
+            register(res)
         res.user_loader(lambda: request.headers.get("X-User"))
         app = make_app(
             {"RESILIENCE_DATABASE_URL": any_db_url, "RATELIMIT_ENABLED": False, **(config or {})},

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from .conftest import ALICE, URL, assert_problem
@@ -61,3 +63,19 @@ def test_cross_site_beacon_is_403(client: FlaskClient) -> None:
     assert_problem(beacon(client, {"payload": {"a": 1}}, Origin="https://evil.example"), 403)
     assert_problem(beacon(client, {"payload": {"a": 1}}, **{"Sec-Fetch-Site": "cross-site"}), 403)
     assert beacon(client, {"payload": {"a": 1}}, Origin="http://localhost").status_code == 200
+
+
+def test_beacon_behind_a_trusted_proxy_compares_the_public_host(
+    make_autosave_app: Callable[..., Flask],
+) -> None:
+    """With RESILIENCE_TRUSTED_PROXIES the origin is checked against X-Forwarded-Host."""
+    client = make_autosave_app({"RESILIENCE_TRUSTED_PROXIES": 1}).test_client()
+    forwarded = {"Origin": "https://quiz.example", "X-Forwarded-Host": "quiz.example"}
+    assert beacon(client, {"payload": {"a": 1}}, **forwarded).status_code == 200
+    assert_problem(beacon(client, {"payload": {"a": 1}}, Origin="https://quiz.example"), 403)
+
+
+def test_forwarded_host_is_ignored_without_trusted_proxies(client: FlaskClient) -> None:
+    """Anyone can send X-Forwarded-Host; it counts only when a proxy is trusted."""
+    forwarded = {"Origin": "https://evil.example", "X-Forwarded-Host": "evil.example"}
+    assert_problem(beacon(client, {"payload": {"a": 1}}, **forwarded), 403)

@@ -153,6 +153,14 @@ def test_bad_client_timestamp_or_idempotency_key_is_400(client: FlaskClient) -> 
     assert stored(client)["client_saved_at"].startswith("2026-01-01T00:00:00")
 
 
+def test_client_saved_at_is_stored_in_utc(client: FlaskClient) -> None:
+    """An offset is converted, not dropped: SQLite keeps no offset, so the time would shift."""
+    put(client, {"a": 1}, **{"Client-Saved-At": "2026-01-02T03:04:05+02:00"})
+    assert stored(client)["client_saved_at"] == "2026-01-02T01:04:05+00:00"
+    put(client, {"a": 2}, **{"Client-Saved-At": "2026-01-02T03:04:05-05:30"})
+    assert stored(client)["client_saved_at"] == "2026-01-02T08:34:05+00:00"
+
+
 def test_a_draft_is_a_json_object(client: FlaskClient) -> None:
     """A list or a string is well-formed JSON but not a draft: 422 at the root path."""
     body = assert_problem(client.put(URL, json=[1, 2], headers=ALICE), 422)
