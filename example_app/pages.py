@@ -68,4 +68,4 @@ def submit_quiz(quiz_id: int) -> ResponseReturnValue:
     except AlreadySubmitted:
         return redirect(url_for("pages.quiz", quiz_id=quiz_id))
     after_submission(attempt, result.score)
-    return render_template("result.html", quiz=found, user=user, result=result)
+    return render_template("result.html", quiz=found, user=user, result=result, attempt=attempt)

@@ -55,7 +55,8 @@
     debounce: Number(form.dataset.autosaveDebounce || 2000),
     interval: 30000,
   });
-  // The submitted answers are the final save; the server drops the draft with the attempt.
-  form.addEventListener("submit", function () { saver.stop({clearBackup: true}); });
+  // The submitted answers are the final save; the server drops the draft with the attempt and the
+  // result page forgets the local backup, so a submit that fails on the way keeps it.
+  form.addEventListener("submit", function () { saver.stop(); });
   window.quizAutosave = saver;
 })();

@@ -170,3 +170,47 @@ def test_a_stale_tab_gets_a_conflict_and_can_load_the_saved_version(
     expect(radio(second, 1, 1)).to_be_checked()
     expect(radio(second, 2, 0)).not_to_be_checked()
     context.close()
+
+
+def _abort_posts(route: Any) -> None:
+    if route.request.method == "POST":
+        route.abort()
+    else:
+        route.continue_()
+
+
+def test_submit_forgets_the_backup_only_once_it_succeeded(live_server: str, browser: Any) -> None:
+    """A submit that never reaches the server keeps this browser's backup; a successful one
+    shows the result, forgets the backup and ends the server draft."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    page.goto("/login?next=/quiz/1")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "wonderland")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/quiz/1")
+    draft_url = page.locator("#quiz-form").get_attribute("data-autosave-url")
+    backup = f"localStorage.getItem('resilience-autosave:' + {draft_url!r})"
+
+    context.route(_draft_urls, _refuse_writes)  # answers stay unsaved: only the backup has them
+    radio(page, 0, 1).check()
+    page.wait_for_function(f"{backup} !== null", timeout=SAVE_TIMEOUT_MS)
+
+    context.route("**/quiz/1", _abort_posts)
+    page.click("#quiz-form button[type=submit]")  # the network drops the submit
+    page.wait_for_url(lambda url: url.startswith("chrome-error:"))
+    context.unroute("**/quiz/1", _abort_posts)
+    page.goto("/quiz/1")  # back on the quiz: the answer is still in this browser
+    assert page.evaluate(backup) is not None, "a failed submit must keep the backup"
+    dialog = page.locator("dialog.resilience-autosave-dialog")
+    expect(dialog).to_be_visible(timeout=SAVE_TIMEOUT_MS)
+    dialog.get_by_role("button", name="Recover").click()
+    expect(radio(page, 0, 1)).to_be_checked()
+
+    page.click("#quiz-form button[type=submit]")
+    expect(page.locator("p.result")).to_be_visible()
+    assert page.evaluate(backup) is None
+    assert context.request.get(draft_url).status == 409  # submitted: the draft is final
+    context.close()

@@ -758,6 +758,13 @@
 
   global.Autosave = {
     attach: function (options) { return new Saver(options); },
+    /** Forget the local backup of ``url``: on the page a successful submit leads to, so a
+     * failed submit (which never gets there) keeps the answers. */
+    forgetBackup: function (url) {
+      try {
+        global.localStorage.removeItem(STORAGE_PREFIX + url);
+      } catch (error) { /* storage disabled: nothing was kept */ }
+    },
     text: TEXT,
     stableStringify: stableStringify,
     formatAge: formatAge,
