@@ -7,6 +7,9 @@ of all per-request samples. Redis commands per request come from ``INFO commands
 client's commands from a script's).
 
     .venv/bin/python benchmarks/limits.py            # needs Redis on 127.0.0.1:6379, uses db 13
+    .venv/bin/python benchmarks/limits.py --quick    # a smoke run: 2 rounds x 20 requests
+
+``main(argv)`` is importable: ``benchmarks/limits_cache.py`` runs it next to the caching benchmark.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     del sys.path[0]
 
+import argparse
 import gc
 import logging
 import random
@@ -39,6 +43,7 @@ from flask_resilience import Resilience
 REDIS_URL = "redis://127.0.0.1:6379/13"
 LIMIT = "100000000/minute"
 ROUNDS, PER_ROUND, PROBE_REQUESTS = 30, 150, 50
+QUICK_ROUNDS, QUICK_PER_ROUND = 2, 20
 
 
 def hello() -> str:
@@ -132,7 +137,7 @@ def redis_cost(app: Flask, probe: redis.Redis) -> tuple[float, float]:
     return (commands - 1) / PROBE_REQUESTS, len(seen) / PROBE_REQUESTS
 
 
-def measure(apps: dict[str, Flask]) -> dict[str, list[int]]:
+def measure(apps: dict[str, Flask], rounds: int, per_round: int) -> dict[str, list[int]]:
     samples: dict[str, list[int]] = {name: [] for name in apps}
     clients = {name: app.test_client() for name, app in apps.items()}
     for client in clients.values():  # warm up: imports, script loads, connections
@@ -140,12 +145,12 @@ def measure(apps: dict[str, Flask]) -> dict[str, list[int]]:
             client.get("/hello")
     gc.disable()
     try:
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             order = list(clients.items())
             random.shuffle(order)
             for name, client in order:
                 out = samples[name]
-                for _ in range(PER_ROUND):
+                for _ in range(per_round):
                     start = time.perf_counter_ns()
                     client.get("/hello")
                     out.append(time.perf_counter_ns() - start)
@@ -155,7 +160,24 @@ def measure(apps: dict[str, Flask]) -> dict[str, list[int]]:
     return samples
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--requests", type=int, default=PER_ROUND, help="per variant and round")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK_ROUNDS} rounds x {QUICK_PER_ROUND} requests (figures are noise)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.requests = QUICK_ROUNDS, QUICK_PER_ROUND
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the rate-limit table; ``argv`` as on the command line (default: ``sys.argv[1:]``)."""
+    args = parse_args(argv)
     logging.disable(logging.WARNING)
     logger.remove()
     probe = redis.Redis.from_url(REDIS_URL)
@@ -163,13 +185,14 @@ def main() -> None:
     apps = {name: build() for name, build in VARIANTS.items()}
     costs = {name: redis_cost(app, probe) for name, app in apps.items()}
     probe.flushdb()
-    medians = {name: statistics.median(s) / 1000 for name, s in measure(apps).items()}
+    samples = measure(apps, args.rounds, args.requests)
+    medians = {name: statistics.median(s) / 1000 for name, s in samples.items()}
     base = medians["bare Flask view"]
     hand: dict[str, Any] = {
         "fixed-window": medians["Flask-Limiter by hand, Redis, fixed-window, headers on"],
         "moving-window": medians["Flask-Limiter by hand, Redis, moving-window, headers on"],
     }
-    print(f"{ROUNDS} rounds x {PER_ROUND} requests per variant, limit {LIMIT}, medians\n")
+    print(f"{args.rounds} rounds x {args.requests} requests per variant, limit {LIMIT}, medians\n")
     header = "| variant | median µs/req | x bare | x hand FL fixed | x hand FL moving "
     print(header + "| Redis cmds/req | round trips/req |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -181,6 +204,7 @@ def main() -> None:
             f"{commands:.1f} | {trips:.1f} |"
         )
     probe.flushdb()
+    logging.disable(logging.NOTSET)
 
 
 if __name__ == "__main__":

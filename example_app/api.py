@@ -11,7 +11,7 @@ decorators go above ``cached`` so a cache hit is still counted.
 | ``GET /api/quizzes/<id>/leaderboard`` | 5 min, ``leaderboard:<id>`` | the default |
 | ``GET /api/users/me/stats`` | 15 min, ``user:<id>:stats`` | the default |
 | ``PATCH /api/attempts/<id>/progress`` | | ``limits.autosave`` |
-| ``POST /api/attempts/<id>/submit`` | invalidates leaderboard and stats | ``limits.submit`` |
+| ``POST /api/attempts/<id>/submit`` | invalidates leaderboard, stats | ``limits.submit`` per quiz |
 | ``POST /api/quizzes/upload`` | | ``limits.upload`` |
 """
 
@@ -143,7 +143,22 @@ def create_attempt(quiz_id: int) -> tuple[dict[str, Any], int]:
     )
 
 
+def _quiz_of_open_attempt() -> int | None:
+    """The submit preset's resource: the quiz of the caller's own open attempt, else None.
+
+    The budget is one submission per user and quiz (not per attempt), and a submit the view
+    refuses anyway (no such attempt, another user's, already submitted: 404, 403, 409) is
+    exempt, so a second submit of the same attempt is a 409 rather than a 429.
+    """
+    attempt = get_session().get(Attempt, (request.view_args or {}).get("attempt_id"))
+    user = current_user()
+    if attempt is None or user is None or attempt.user_id != user.id:
+        return None
+    return attempt.quiz_id if attempt.submitted_at is None else None
+
+
 @bp.post("/attempts/<int:attempt_id>/submit")
+@limits.submit.keyed(_quiz_of_open_attempt)
 @login_required
 def submit(attempt_id: int) -> dict[str, Any] | Response:
     session = get_session()

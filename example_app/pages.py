@@ -15,8 +15,16 @@ from sqlalchemy.orm import selectinload
 
 from .auth import current_user
 from .db import get_session
+from .extensions import resilience
 from .models import Quiz
-from .service import AlreadySubmitted, load_quiz, open_attempt, start_attempt, submit_attempt
+from .service import (
+    AlreadySubmitted,
+    find_open_attempt,
+    load_quiz,
+    open_attempt,
+    start_attempt,
+    submit_attempt,
+)
 from .submissions import after_submission
 from .validation import SubmissionInput
 
@@ -45,7 +53,18 @@ def quiz(quiz_id: int) -> ResponseReturnValue:
     return render_template("quiz.html", quiz=found, user=user, attempt=attempt)
 
 
+def _quiz_with_open_attempt() -> int | None:
+    """The submit preset's resource for the form: the quiz, when the user has an open attempt of
+    it; else None (exempt: the view redirects, it scores nothing)."""
+    user = current_user()
+    quiz_id = (request.view_args or {}).get("quiz_id")
+    if user is None or not isinstance(quiz_id, int):
+        return None
+    return quiz_id if find_open_attempt(get_session(), user.id, quiz_id) is not None else None
+
+
 @bp.post("/quiz/<int:quiz_id>")
+@resilience.limits.submit.keyed(_quiz_with_open_attempt)  # as the API: per user and quiz
 def submit_quiz(quiz_id: int) -> ResponseReturnValue:
     """Score the user's open attempt from the form's radio buttons (``answer-<question id>``)."""
     session = get_session()

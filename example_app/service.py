@@ -44,7 +44,7 @@ def load_quiz(session: Session, quiz_id: int) -> Quiz | None:
 
 def start_attempt(session: Session, user: User, quiz: Quiz) -> tuple[Attempt, bool]:
     """The user's open attempt of ``quiz``, created if there is none; ``True`` when created."""
-    existing = _open_attempt(session, user.id, quiz.id)
+    existing = find_open_attempt(session, user.id, quiz.id)
     if existing is not None:
         return existing, False
     attempt = Attempt(user_id=user.id, quiz_id=quiz.id, started_at=utcnow())
@@ -54,7 +54,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz) -> tuple[Attempt, bo
     except IntegrityError:
         # A concurrent request created the open attempt first (unique partial index): use it.
         session.rollback()
-        existing = _open_attempt(session, user.id, quiz.id)
+        existing = find_open_attempt(session, user.id, quiz.id)
         if existing is None:
             raise
         return existing, False
@@ -63,7 +63,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz) -> tuple[Attempt, bo
 
 def open_attempt(session: Session, user: User, quiz: Quiz) -> Attempt | None:
     """The user's unsubmitted attempt of ``quiz``, if any."""
-    return _open_attempt(session, user.id, quiz.id)
+    return find_open_attempt(session, user.id, quiz.id)
 
 
 def submit_attempt(session: Session, attempt: Attempt, submission: SubmissionInput) -> Result:
@@ -171,7 +171,7 @@ def user_stats(session: Session, user: User) -> dict[str, Any]:
     }
 
 
-def _open_attempt(session: Session, user_id: int, quiz_id: int) -> Attempt | None:
+def find_open_attempt(session: Session, user_id: int, quiz_id: int) -> Attempt | None:
     return session.scalar(
         select(Attempt).where(
             Attempt.user_id == user_id, Attempt.quiz_id == quiz_id, Attempt.submitted_at.is_(None)

@@ -162,3 +162,32 @@ def test_uploads_are_limited_to_ten_an_hour(client: FlaskClient, admin: dict[str
     """The upload preset counts every upload attempt; the eleventh within the hour is 429."""
     statuses = [_upload(client, admin, "notes.pdf", b"not a quiz").status_code for _ in range(11)]
     assert statuses == [422] * 10 + [429]
+
+
+def test_submit_preset_is_one_submission_per_user_and_quiz(
+    client: FlaskClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    """The submit preset: a second submit of the same attempt is 409 (not 429); another attempt
+    of the same quiz within 5 minutes is 429 with Retry-After; refused submits (422, 403) spend
+    nothing; another quiz and another user have their own budgets."""
+    body = {"answers": [], "time_spent": 3}
+    first = start(client, alice).get_json()["attempt_id"]
+    url = f"/api/attempts/{first}/submit"
+    assert_problem(client.post(url, json={}, headers=alice), 422)  # refused: not counted
+    assert_problem(client.post(url, json=body, headers=bob), 403)  # bob's budget untouched
+    assert client.post(url, json=body, headers=alice).status_code == 200
+    assert_problem(client.post(url, json=body, headers=alice), 409)
+
+    second = start(client, alice).get_json()["attempt_id"]
+    limited = client.post(f"/api/attempts/{second}/submit", json=body, headers=alice)
+    problem = assert_problem(limited, 429)
+    assert int(limited.headers["Retry-After"]) > 0 and problem["retry_after"] > 0
+    assert "submit" in limited.headers["RateLimit-Policy"]
+
+    other_quiz = start(client, alice, quiz_id=QUIZ + 1).get_json()["attempt_id"]
+    assert (
+        client.post(f"/api/attempts/{other_quiz}/submit", json=body, headers=alice).status_code
+        == 200
+    )
+    bobs = start(client, bob).get_json()["attempt_id"]
+    assert client.post(f"/api/attempts/{bobs}/submit", json=body, headers=bob).status_code == 200

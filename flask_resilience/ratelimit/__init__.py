@@ -6,13 +6,24 @@
 """
 
 from .config import DEFAULT_LIMIT, RATELIMIT_DEFAULT, RateLimitConfig, validate_config
-from .policies import PRESETS, LimitDecorator, Policy, Presets, exempt, limit, limits
+from .policies import (
+    PRESETS,
+    DeductWhen,
+    LimitDecorator,
+    Policy,
+    Presets,
+    exempt,
+    limit,
+    limits,
+    succeeded,
+)
 from .runtime import RateLimitRuntime, init_app
 
 __all__ = [
     "DEFAULT_LIMIT",
     "PRESETS",
     "RATELIMIT_DEFAULT",
+    "DeductWhen",
     "LimitDecorator",
     "Policy",
     "Presets",
@@ -22,5 +33,6 @@ __all__ = [
     "init_app",
     "limit",
     "limits",
+    "succeeded",
     "validate_config",
 ]

@@ -11,8 +11,12 @@
 -- then four per limit: amount, expiry in seconds, cost, 1 to consume (hit) or 0 to only test
 -- KEYS     one per limit; two (previous, current) for the sliding-window counter
 --
--- Returns three integers per limit: status (1 allowed, 0 denied, -1 not evaluated because an
--- earlier limit was denied), remaining, and milliseconds until the window resets.
+-- Returns three values per limit: status (1 allowed, 0 denied, -1 not evaluated because an
+-- earlier limit was denied), remaining, and milliseconds until the window resets; or -2, the
+-- error text and 0 when a command on that limit's keys failed (WRONGTYPE: a key of another
+-- type under our name). One broken key must not take the request's other limits with it, so
+-- the error is caught per limit and the caller decides (READONLY and OOM mean the whole node
+-- cannot serve; the caller treats those as an outage).
 
 local strategy = ARGV[1]
 local now_text = ARGV[2]
@@ -141,26 +145,38 @@ for i = 0, limits - 1 do
     local expiry = tonumber(ARGV[base + 1])
     local cost = tonumber(ARGV[base + 2])
     local consume = ARGV[base + 3] == '1'
-    local allowed, remaining, reset
+    local ok, allowed, remaining, reset
     if stopped then
         result[#result + 1] = -1
         result[#result + 1] = 0
         result[#result + 1] = 0
     else
         if strategy == 'fixed-window' then
-            allowed, remaining, reset = fixed_window(KEYS[key_index], amount, expiry, cost, consume)
+            ok, allowed, remaining, reset = pcall(
+                fixed_window, KEYS[key_index], amount, expiry, cost, consume
+            )
         elseif strategy == 'moving-window' then
-            allowed, remaining, reset = moving_window(KEYS[key_index], amount, expiry, cost, consume)
+            ok, allowed, remaining, reset = pcall(
+                moving_window, KEYS[key_index], amount, expiry, cost, consume
+            )
         else
-            allowed, remaining, reset = sliding_window(
-                KEYS[key_index], KEYS[key_index + 1], amount, expiry, cost, consume
+            ok, allowed, remaining, reset = pcall(
+                sliding_window, KEYS[key_index], KEYS[key_index + 1], amount, expiry, cost, consume
             )
         end
-        result[#result + 1] = allowed and 1 or 0
-        result[#result + 1] = remaining
-        result[#result + 1] = reset
-        if stop_on_denial and not allowed then
-            stopped = true
+        if ok then
+            result[#result + 1] = allowed and 1 or 0
+            result[#result + 1] = remaining
+            result[#result + 1] = reset
+            if stop_on_denial and not allowed then
+                stopped = true
+            end
+        else
+            -- the error is a string, or a table with `err` when Redis raised it as a reply
+            result[#result + 1] = -2
+            result[#result + 1] = type(allowed) == 'table' and tostring(allowed.err)
+                or tostring(allowed)
+            result[#result + 1] = 0
         end
     end
     key_index = key_index + (strategy == 'sliding-window-counter' and 2 or 1)

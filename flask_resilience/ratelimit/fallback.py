@@ -87,7 +87,7 @@ class MemoryFallback:
             if stopped:
                 outcomes.append(NOT_EVALUATED)
                 continue
-            outcome = self._answer(check)
+            outcome = self.answer(check)
             outcomes.append(outcome)
             stopped = stop_on_denial and outcome.allowed is False
         return outcomes
@@ -98,7 +98,8 @@ class MemoryFallback:
             return WindowStats(time.time() + item.get_expiry(), item.amount)
         return self.limiter.get_window_stats(self._scale(item), *identifiers)
 
-    def _answer(self, check: Check) -> Outcome:
+    def answer(self, check: Check) -> Outcome:
+        """One check from memory: allowed for fail-open limits, else counted per process."""
         item = check.item
         if self._fails_open(item):
             return Outcome(True, WindowStats(time.time() + item.get_expiry(), item.amount))

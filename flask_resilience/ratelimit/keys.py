@@ -70,6 +70,37 @@ def user_and_resource() -> str:
     return f"{user_or_address()}|{resource or '-'}"
 
 
+class UserAndResource:
+    """The user (or address) plus the resource id ``resource()`` returns, asked once per request.
+
+    For views whose arguments do not name the resource that is limited: a submit route takes
+    ``attempt_id`` while the budget is per quiz. ``resource()`` returning ``None`` means the
+    limit does not apply to this request (no such resource, or one the view refuses anyway), so
+    Flask-Limiter's ``exempt_when`` and the key share one lookup.
+    """
+
+    __slots__ = ("_slot", "resource")
+
+    def __init__(self, resource: Callable[[], object]) -> None:
+        self.resource = resource
+        self._slot = f"resilience.ratelimit.resource.{id(self)}"
+
+    def value(self) -> object:
+        environ = request.environ
+        slot = self._slot
+        if slot in environ:
+            return environ[slot]
+        found = environ[slot] = self.resource()
+        return found
+
+    def exempt(self) -> bool:
+        """True when ``resource()`` found nothing to limit for this request."""
+        return self.value() is None
+
+    def __call__(self) -> str:
+        return f"{user_or_address()}|{self.value()}"
+
+
 NAMED_KEYS: dict[str, KeyFunc] = {
     "user": user_or_address,
     "ip": client_address,

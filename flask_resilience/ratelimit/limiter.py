@@ -140,6 +140,8 @@ def route_limit(
         key_function=policy.key,
         methods=list(policy.methods) if policy.methods else None,
         override_defaults=True,
+        deduct_when=policy.deduct_when,
+        exempt_when=policy.exempt_when,
     )
     lim.policy, lim.listener = policy, listener
     return lim

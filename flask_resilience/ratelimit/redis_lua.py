@@ -21,6 +21,20 @@ from limits.util import WindowStats
 
 SCRIPT = files(__package__).joinpath("batch_hit.lua").read_text()
 SLIDING = "sliding-window-counter"
+UNAVAILABLE_CODES = (
+    "READONLY",
+    "OOM",
+    "LOADING",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "NOREPLICAS",
+)
+"""Error codes that say the node cannot serve our writes at all, whichever key is asked."""
+
+
+class StorageUnavailable(Exception):
+    """The script met an error that concerns the whole node (a replica, out of memory, ...)."""
 
 
 class Check(NamedTuple):
@@ -38,10 +52,12 @@ class Check(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """``allowed`` is None when the limit was not evaluated (an earlier one was denied)."""
+    """``allowed`` is None when the limit was not evaluated (an earlier one was denied, or
+    ``error`` says why its keys could not be read)."""
 
     allowed: bool | None
     stats: WindowStats | None
+    error: str | None = None
 
 
 NOT_EVALUATED = Outcome(None, None)
@@ -67,7 +83,11 @@ class LuaBatch:
             close()
 
     def run(self, checks: Sequence[Check], *, stop_on_denial: bool) -> list[Outcome]:
-        """Evaluate ``checks`` in order; raises the storage's errors (the caller falls back)."""
+        """Evaluate ``checks`` in order; raises the storage's errors (the caller falls back).
+
+        A limit whose keys fail (WRONGTYPE) comes back with ``error`` set and does not stop the
+        others; an error that means the node cannot serve raises :class:`StorageUnavailable`.
+        """
         if not self._per_limit or len(checks) == 1:
             return self._call(checks, stop_on_denial)
         outcomes: list[Outcome] = []
@@ -97,7 +117,12 @@ class LuaBatch:
         outcomes = []
         for i in range(len(checks)):
             status, remaining, reset_ms = raw[3 * i : 3 * i + 3]
-            if status < 0:
+            if status == -2:
+                error = remaining.decode() if isinstance(remaining, bytes) else str(remaining)
+                if error.startswith(UNAVAILABLE_CODES):
+                    raise StorageUnavailable(error)
+                outcomes.append(Outcome(None, None, error))
+            elif status < 0:
                 outcomes.append(NOT_EVALUATED)
             else:
                 stats = WindowStats(now + int(reset_ms) / 1000.0, int(remaining))

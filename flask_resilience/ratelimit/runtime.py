@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +24,20 @@ from .config import RateLimitConfig, read_config
 from .fallback import MemoryFallback
 from .keys import key_kind, user_or_address
 from .limiter import ResilienceLimiter, default_limit, route_limit
-from .policies import CAPABILITY, EXEMPT_ATTR, POLICIES_ATTR, VIEW_ATTR, Policy
+from .policies import (
+    CAPABILITY,
+    EXEMPT_ATTR,
+    POLICIES_ATTR,
+    VIEW_ATTR,
+    Policy,
+    cache_above_limits,
+)
 from .responses import INTERNAL_RETRY_AFTER, HeaderWriter, breach_response
 from .storage import limiter_storage
 
 EXEMPT_ENDPOINTS = frozenset({"resilience_metrics", "resilience_health.healthz", "static"})
 EXEMPT_ENDPOINTS |= {"resilience_health.readyz"}
+ERROR_LOG_SECONDS = 60.0
 
 
 class RateLimitRuntime:
@@ -42,6 +51,8 @@ class RateLimitRuntime:
         self._lock = threading.Lock()
         self._views: dict[Any, Callable[..., Any]] = {}
         self._by_name: dict[str, Callable[..., Any]] = {}
+        self._error_logged: dict[tuple[str, str], float] = {}
+        self.clock: Callable[[], float] = time.monotonic
         self.fallback = MemoryFallback(
             config.strategy,
             replicas=config.replicas,
@@ -80,7 +91,9 @@ class RateLimitRuntime:
         if limiter.enabled and isinstance(limiter.storage, RedisStorage):
             from .strategy import BatchedRateLimiter
 
-            limiter.batched = BatchedRateLimiter(limiter.storage, config.strategy, self.fallback)
+            limiter.batched = BatchedRateLimiter(
+                limiter.storage, config.strategy, self.fallback, self._on_storage_error
+            )
         return limiter
 
     # -- decorated views ----------------------------------------------------------------------
@@ -96,6 +109,16 @@ class RateLimitRuntime:
         view = current_app.view_functions.get(request.endpoint or "")
         if view is not None and view not in self._views:
             self._register_view(view)
+            cache = cache_above_limits(view)
+            if cache is not None:
+                policies = [policy.name for policy in getattr(view, POLICIES_ATTR, ())]
+                logger.bind(app=self.app_name, endpoint=request.endpoint).warning(
+                    "view {endpoint} is cached above its rate limits {policies}: a cache hit "
+                    "skips them, the default limit and the rate-limit headers; put the limit "
+                    "decorators above @cached",
+                    endpoint=request.endpoint,
+                    policies=policies,
+                )
 
     def _register_view(self, view: Callable[..., Any]) -> Callable[..., Any]:
         """Tell this app's limiter about a view's policies or exemption, once per view."""
@@ -156,13 +179,36 @@ class RateLimitRuntime:
     def _on_outage(self, started: bool, error: BaseException | None) -> None:
         if started:
             logger.bind(app=self.app_name).warning(
-                "rate-limit storage unreachable ({error}); limiting from process memory "
+                "rate-limit storage unavailable ({error}); limiting from process memory "
                 "(fail-closed limits divided by {replicas} replicas) until Redis answers again",
                 error=repr(error),
                 replicas=self.config.replicas,
             )
         else:
             logger.bind(app=self.app_name).info("rate-limit storage reachable again; back on Redis")
+
+    def _on_storage_error(self, item: RateLimitItem | None, error: BaseException | str) -> None:
+        """A Redis error that is not an outage: logged at ERROR, once a minute per limit and code.
+
+        Redis is up, so every request for that key fails the same way until someone fixes the
+        key or the permissions; one line a minute says so without flooding the log.
+        """
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        name = self.policy_name(item) if item is not None else "the request's limits"
+        mode = "open" if item is not None and self._fails_open(item) else "closed"
+        now = self.clock()
+        throttle_key = (name, text.split(" ", 1)[0])
+        with self._lock:
+            if now < self._error_logged.get(throttle_key, float("-inf")) + ERROR_LOG_SECONDS:
+                return
+            self._error_logged[throttle_key] = now
+        logger.bind(app=self.app_name, policy=name).error(
+            "rate-limit storage error on {policy} ({error}); answering it fail-{mode} from "
+            "process memory (Redis itself is reachable, so this is not an outage)",
+            policy=name,
+            error=text,
+            mode=mode,
+        )
 
     def close(self) -> None:
         """Close the limiter's Redis connections (``Resilience.close`` calls this)."""

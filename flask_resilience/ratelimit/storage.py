@@ -4,7 +4,7 @@ An explicit ``RATELIMIT_STORAGE_URI`` wins and reaches Flask-Limiter unchanged (
 ``RATELIMIT_STORAGE_OPTIONS``). Otherwise the shared Redis URL is translated to the schemes the
 ``limits`` library registers (``unix://`` is ``redis+unix://`` there; TLS variants of Sentinel
 and Cluster URLs become an ``ssl`` option), with short socket timeouts so an outage is noticed
-in a second, not after redis-py's default retries.
+in one socket timeout, not after redis-py's default retries.
 """
 
 from __future__ import annotations
@@ -13,12 +13,24 @@ from typing import Any
 
 from flask import Flask
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from .._foundation.redis_factory import REDIS_TIMEOUT_SECONDS
 from ..state import ResilienceState
 
 MEMORY_URI = "memory://"
+
+
+def probe_retry() -> Retry:
+    """One immediate retry on a refused or dropped connection, none after a timeout.
+
+    A dropped idle connection (Redis restarted, a proxy closed it) fails at once and the retry
+    reconnects, so it costs nothing and starts no outage. A host that does not answer fails by
+    timing out; retrying that would double what each outage probe costs (two timeouts, ~2 s),
+    so a probe costs one socket timeout. redis-py's own default retries timeouts too.
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
 def limits_uri(url: str) -> tuple[str, dict[str, Any]]:
@@ -48,6 +60,6 @@ def limiter_storage(
         key_prefix=key_prefix,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 1),
+        retry=probe_retry(),
     )
     return uri, options

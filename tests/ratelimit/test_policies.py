@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from flask import Flask
+from flask import Flask, current_app, request
 
 from flask_resilience import Resilience
 from flask_resilience.ratelimit import limit, limits
@@ -171,3 +173,103 @@ def test_bad_decorator_arguments_fail_at_import_time() -> None:
         limit("5/minute", key="session")
     with pytest.raises(ValueError):
         limit("5/minute", fail="maybe")  # type: ignore[arg-type]
+
+
+QUIZ_OF_ATTEMPT = {1: 10, 2: 10, 3: 20}
+
+
+def open_attempt_quiz() -> int | None:
+    """The quiz of the attempt being submitted; None (not limited) when it is already finished."""
+    attempt = (request.view_args or {})["attempt_id"]
+    if attempt in current_app.config.setdefault("SUBMITTED", set()):
+        return None  # the view answers 409; a repeated submit is not a new submission
+    return QUIZ_OF_ATTEMPT.get(attempt)
+
+
+@limits.submit.keyed(open_attempt_quiz)
+def submit_attempt(attempt_id: int) -> tuple[str, int]:
+    submitted = current_app.config.setdefault("SUBMITTED", set())
+    if attempt_id not in QUIZ_OF_ATTEMPT:
+        return "no such attempt", 404
+    if attempt_id in submitted:
+        return "already submitted", 409
+    submitted.add(attempt_id)
+    return "scored", 200
+
+
+@limits.submit
+def answer(quiz_id: int) -> tuple[str, int]:
+    return ("conflict", 409) if request.args.get("conflict") else ("saved", 200)
+
+
+@limits.submit.keyed(lambda: request.args["quiz"], deduct_when=None)
+def strict_answer() -> tuple[str, int]:
+    return ("conflict", 409) if request.args.get("conflict") else ("saved", 200)
+
+
+def submit_app(limited_app: LimitedApp, config: dict[str, Any] | None = None, **kw: Any) -> Flask:
+    app = limited_app(config, **kw)
+    app.add_url_rule(
+        "/attempts/<int:attempt_id>/submit", view_func=submit_attempt, methods=["POST"]
+    )
+    app.add_url_rule("/answer/<int:quiz_id>", view_func=answer, methods=["POST"])
+    app.add_url_rule("/strict", view_func=strict_answer, methods=["POST"])
+    return app
+
+
+def test_keyed_submit_meets_the_example_app_contract(limited_app: LimitedApp) -> None:
+    """Per user and quiz, not attempt: a re-submit is 409, another attempt of the quiz is 429."""
+    client = submit_app(limited_app).test_client()
+    user = {"X-User": "7"}
+    first = client.post("/attempts/1/submit", headers=user)
+    assert first.status_code == 200
+    assert first.headers["RateLimit-Policy"] == '"submit";q=1;w=300'
+    assert first.headers["X-RateLimit-Remaining"] == "0"
+    assert client.post("/attempts/1/submit", headers=user).status_code == 409
+    second = client.post("/attempts/2/submit", headers=user)  # attempt 2 is quiz 10 too
+    assert second.status_code == 429
+    assert second.get_json()["violated_policies"] == ["submit"]
+    assert 295 <= int(second.headers["Retry-After"]) <= 300
+    assert client.post("/attempts/3/submit", headers=user).status_code == 200  # quiz 20
+    assert client.post("/attempts/2/submit", headers={"X-User": "8"}).status_code == 200
+    assert client.post("/attempts/99/submit", headers=user).status_code == 404
+
+
+def test_a_refused_submit_does_not_consume_the_budget(limited_app: LimitedApp) -> None:
+    """The submit preset counts only 2xx: 409s leave the budget, the first success spends it."""
+    client = submit_app(limited_app).test_client()
+    user = {"X-User": "7"}
+    for _ in range(3):
+        refused = client.post("/answer/5?conflict=1", headers=user)
+        assert refused.status_code == 409
+        assert refused.headers["X-RateLimit-Remaining"] == "1"
+    assert client.post("/answer/5", headers=user).status_code == 200
+    assert client.post("/answer/5", headers=user).status_code == 429
+    assert client.post("/answer/5?conflict=1", headers=user).status_code == 429
+    assert client.post("/answer/6", headers=user).status_code == 200
+
+
+def test_keyed_submit_keeps_its_config_key(limited_app: LimitedApp) -> None:
+    """RESILIENCE_RATELIMIT_SUBMIT still sets the keyed preset's limit."""
+    client = submit_app(limited_app, {"RESILIENCE_RATELIMIT_SUBMIT": "2/minute"}).test_client()
+    user = {"X-User": "7"}
+    assert client.post("/attempts/1/submit", headers=user).status_code == 200
+    response = client.post("/attempts/2/submit", headers=user)
+    assert response.status_code == 200
+    assert response.headers["RateLimit-Policy"] == '"submit";q=2;w=60'
+    assert client.post("/attempts/3/submit", headers=user).status_code == 200  # another quiz
+
+
+def test_keyed_with_deduct_when_none_counts_every_request(limited_app: LimitedApp) -> None:
+    """``keyed(fn, deduct_when=None)`` counts a 409 too, so the next request is a 429."""
+    client = submit_app(limited_app).test_client()
+    assert client.post("/strict?quiz=4&conflict=1").status_code == 409
+    assert client.post("/strict?quiz=4").status_code == 429
+    assert client.post("/strict?quiz=5").status_code == 200
+
+
+def test_deduct_on_success_works_from_memory_too(limited_app: LimitedApp) -> None:
+    """Embedded mode (no Redis) applies the same 2xx-only rule."""
+    client = submit_app(limited_app, redis=False).test_client()
+    assert client.post("/answer/5?conflict=1").status_code == 409
+    assert [client.post("/answer/5").status_code for _ in range(2)] == [200, 429]
