@@ -94,8 +94,10 @@ class Resilience:
         ratelimit.init_app(app, state)
         caching.init_app(app, state)
         archive.init_app(app, state)
-        # Rate limit of the draft endpoints: pass decorators=(ratelimit.limits.autosave,) here.
-        autosave.init_app(app, state, self._autosave.kinds)
+        if (daily := archive.scheduled_job(state)) is not None:  # the daily archival job
+            queue = jobs.runtime(app).settings.queues[-1]  # the lowest-priority queue
+            self._jobs.periodic(cron=daily.cron, queue=queue, **daily.options)(daily.func)
+        autosave.init_app(app, state, self._autosave.kinds, decorators=(ratelimit.limits.autosave,))
         observability.init_app(app, state)
         if state.admin_auth is not None:
             admin.init_app(app, state)

@@ -1,7 +1,9 @@
 """Admin metric route: ``GET /metrics/<series>?start&end&include_archived&limit&order``.
 
 Reads through ``MetricsAPI.query`` so the endpoint sees live and archived points merged, as any
-caller would. ``limit`` is capped so one request cannot stream a whole series into memory.
+caller would. ``limit`` is capped so one request cannot stream a whole series into memory. Every
+parameter the endpoint cannot use, the series name included, is a 400 problem naming it, never
+a 500: digits outside ASCII, times that leave the datetime range once converted to UTC, NUL.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..archive import MetricsAPI
 from ..archive.partitions import as_utc
-from ..archive.query import Order
+from ..archive.query import Order, check_series
 from ..problems import problem_response
 from ..state import ResilienceState
 
@@ -37,6 +39,10 @@ def init_metrics(blueprint: Blueprint, state: ResilienceState) -> None:
 
 
 def _series(series: str) -> Response:
+    try:
+        check_series(series)
+    except ValueError as exc:
+        raise BadQuery("series", str(exc)) from exc
     args = request.args
     start, end = _time(args.get("start"), "start"), _time(args.get("end"), "end")
     include_archived = _flag(args.get("include_archived"), "include_archived")
@@ -69,6 +75,8 @@ def _time(value: str | None, name: str) -> datetime | None:
         raise BadQuery(
             name, f"{name} must be an ISO 8601 time such as 2024-01-31T00:00:00Z"
         ) from exc
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise BadQuery(name, f"{name} is out of range once converted to UTC") from exc
 
 
 def _flag(value: str | None, name: str, *, default: bool = True) -> bool:
@@ -84,7 +92,8 @@ def _flag(value: str | None, name: str, *, default: bool = True) -> bool:
 def _limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    # str.isdigit() accepts "²" and other non-ASCII digits that int() refuses
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
         raise BadQuery("limit", f"limit is an integer within [1, {MAX_LIMIT}]")
     return int(value)
 

@@ -25,10 +25,11 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from .._foundation.clock import SYSTEM_CLOCK, Clock
 from ..state import get_state
 from . import partitions as ddl
 from .archival import ArchiveReport, archive_months
-from .catalog import PartitionInfo, list_partitions
+from .catalog import PartitionInfo, covered, list_partitions
 from .config import ArchiveSettings
 from .maintenance import (
     EnsureReport,
@@ -55,15 +56,27 @@ CAPABILITY = "archive"
 logger = logging.getLogger("flask_resilience.archive")
 ON_DEMAND_LOCK_TIMEOUT_MS = 20
 """A partition made on the recording path may make that request wait at most this long."""
+ON_DEMAND_RETRY_SECONDS = 30.0
+ON_DEMAND_RETRY_MAX_SECONDS = 600.0
+"""After a failed on-demand creation the month is retried after 30 s, 60 s, ... at most 10 min;
+meanwhile its rows go to DEFAULT (and ``partitions ensure`` moves them out)."""
 
 
 @dataclass
 class MetricsRuntime:
-    """One app's metric store: its engine, settings and the months known to have a partition."""
+    """One app's metric store: its engine, settings and what it knows about partitions.
+
+    ``known_months`` are months this process need not look at again (they have a partition, or
+    are archived so their rows belong in DEFAULT until ``ensure``); ``retry_at`` holds months
+    whose on-demand creation failed, with the ``clock`` reading when to try again.
+    """
 
     engine: Engine
     settings: ArchiveSettings
+    clock: Clock = field(default=SYSTEM_CLOCK)
     known_months: set[date] = field(default_factory=set)
+    retry_at: dict[date, float] = field(default_factory=dict)
+    failures: dict[date, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -73,34 +86,57 @@ class MetricsRuntime:
     def record(self, rows: Sequence[Row]) -> int:
         """Insert ``rows``; a near-term month gets its partition first, others wait in DEFAULT."""
         if self.partitioned:
-            for month in {ddl.month_start(row[3]) for row in rows} - self.known_months:
+            for month in sorted({ddl.month_start(row[3]) for row in rows} - self.known_months):
                 self._partition_on_demand(month)
         with self.engine.begin() as connection:
             return insert_rows(connection, rows)
 
     def _partition_on_demand(self, month: date) -> None:
-        """Create a missing near-term month once per process; never fail or wait long.
+        """Create a missing near-term month; never fail, never wait long.
 
-        Months far in the past or future are left to DEFAULT (and to ``partitions ensure``), so
-        a stray timestamp cannot make a request run DDL for a month that is already archived.
+        Months far in the past or future are left to DEFAULT (and to ``partitions ensure``), and
+        so is a month that is already archived: a live partition for it would be moved by copy at
+        the next archival. A failed attempt (lock busy) is retried after a growing pause.
         """
-        with self.lock:
-            if month in self.known_months:
-                return
-            self.known_months.add(month)
         current = ddl.month_start(datetime.now(UTC))
-        ahead = ddl.add_months(current, self.settings.partitions_ahead)
-        if not ddl.add_months(current, -1) <= month <= ahead:
+        if (
+            not ddl.add_months(current, -1)
+            <= month
+            <= ddl.add_months(current, self.settings.partitions_ahead)
+        ):
             return
+        with self.lock:
+            if month in self.known_months or self.clock.monotonic() < self.retry_at.get(month, 0):
+                return
+            self.known_months.add(month)  # claimed: other threads of this process skip it
         try:
             with maintenance_lock(self.engine) as connection:
-                names = {
-                    p.month for p in list_partitions(connection, ddl.LIVE_TABLE, exact_counts=False)
-                }
-                if month not in names:
-                    create_month(connection, month, ON_DEMAND_LOCK_TIMEOUT_MS)
+                archived = list_partitions(connection, ddl.ARCHIVE_TABLE, exact_counts=False)
+                live = list_partitions(connection, ddl.LIVE_TABLE, exact_counts=False)
+                if not covered(archived, month) and not covered(live, month):
+                    create_month(connection, month, ON_DEMAND_LOCK_TIMEOUT_MS, attempts=1)
         except (MaintenanceBusy, DBAPIError) as exc:
-            logger.warning("partition for %s not created now (%s); rows go to DEFAULT", month, exc)
+            pause = self._failed(month)
+            logger.warning(
+                "partition for %s not created now (%s); rows go to DEFAULT, retrying in %.0f s",
+                month,
+                exc,
+                pause,
+            )
+        else:
+            with self.lock:
+                self.retry_at.pop(month, None)
+                self.failures.pop(month, None)
+
+    def _failed(self, month: date) -> float:
+        with self.lock:
+            self.known_months.discard(month)
+            failures = self.failures[month] = self.failures.get(month, 0) + 1
+            pause = min(
+                ON_DEMAND_RETRY_SECONDS * 2.0 ** (failures - 1), ON_DEMAND_RETRY_MAX_SECONDS
+            )
+            self.retry_at[month] = self.clock.monotonic() + pause
+            return pause
 
 
 class MetricsAPI:
@@ -176,11 +212,23 @@ class MetricsAPI:
     ) -> ArchiveReport:
         """Move every month entirely older than ``older_than`` (default
         ``RESILIENCE_ARCHIVE_AFTER_DAYS``) to the archive; drop archived months past
-        ``drop_older_than`` (default ``RESILIENCE_ARCHIVE_DROP_AFTER_DAYS``, off when unset)."""
+        ``drop_older_than`` (default ``RESILIENCE_ARCHIVE_DROP_AFTER_DAYS``, off when unset).
+
+        Raises ``ValueError`` for a negative ``older_than`` or a ``drop_older_than`` that does
+        not exceed it, ``MaintenanceBusy`` when another run holds the lock, and
+        ``ArchiveInterrupted`` (with the months moved so far) when a database error stops it.
+        """
         runtime = self._runtime()
         moment = ddl.as_utc(now) if now else datetime.now(UTC)
         older_than = older_than if older_than is not None else runtime.settings.archive_after
         drop = drop_older_than if drop_older_than is not None else runtime.settings.drop_after
+        if older_than < timedelta(0):
+            raise ValueError(f"older_than must not be negative (got {older_than})")
+        if drop is not None and drop <= older_than:
+            raise ValueError(
+                f"drop_older_than ({drop}) must exceed older_than ({older_than}): "
+                "months would be dropped before they are archived"
+            )
         return archive_months(
             runtime.engine,
             moment - older_than,
@@ -203,6 +251,11 @@ class MetricsAPI:
             report = ensure_partitions(connection, months, runtime.settings.lock_timeout_ms)
         runtime.known_months.update(months)
         return report
+
+    @property
+    def settings(self) -> ArchiveSettings:
+        """The app's ``RESILIENCE_ARCHIVE_*`` settings, as read at ``init_app``."""
+        return self._runtime().settings
 
     def partitions(self) -> list[PartitionInfo]:
         """Every partition of both tables, with exact row counts, bounds and size (PostgreSQL)."""

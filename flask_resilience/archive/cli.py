@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from flask.cli import AppGroup
 
 from .api import MetricsAPI
+from .archival import ArchiveInterrupted, ArchiveReport
 from .config import parse_duration
 from .maintenance import MaintenanceBusy
 
@@ -57,14 +58,20 @@ def partitions_list(as_json: bool) -> None:
         return
     click.echo(f"{'partition':<40} {'from':<12} {'to':<12} {'rows':>10} {'size':>10}")
     for info in found:
-        low = info.lower.date().isoformat() if info.lower else "DEFAULT"
-        high = info.upper.date().isoformat() if info.upper else ""
+        low = "DEFAULT" if info.is_default else _day(info.lower, "MINVALUE")
+        high = "" if info.is_default else _day(info.upper, "MAXVALUE")
         size = f"{info.size_bytes // 1024} kB"
         click.echo(f"{info.name:<40} {low:<12} {high:<12} {info.rows:>10} {size:>10}")
         if info.is_default and info.rows:
             click.echo(
                 f"  ! {info.rows} row(s) in DEFAULT: run `flask resilience partitions ensure`"
             )
+        if info.kind == "other":
+            click.echo("  ! not one UTC month: archival and `partitions ensure` leave it alone")
+
+
+def _day(moment: datetime | None, open_end: str) -> str:
+    return moment.date().isoformat() if moment is not None else open_end
 
 
 @archive_group.command("run")
@@ -73,11 +80,25 @@ def partitions_list(as_json: bool) -> None:
     "--dry-run", is_flag=True, help="Report what would move or be dropped; change nothing."
 )
 def archive_run(older_than: timedelta | None, dry_run: bool) -> None:
-    """Archive every month entirely older than --older-than (and apply retention if configured)."""
+    """Archive every month entirely older than --older-than (and apply retention if configured).
+
+    A database error part-way (a lock still busy after every retry) prints what had moved and
+    exits 1; the months not moved are untouched and the next run picks them up.
+    """
     try:
         report = MetricsAPI().archive(older_than, dry_run=dry_run)
     except MaintenanceBusy as exc:
         raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except ArchiveInterrupted as exc:
+        _print_report(exc.report)
+        raise click.ClickException(f"archive run interrupted: {exc.report.error}") from exc
+    _print_report(report)
+
+
+def _print_report(report: ArchiveReport) -> None:
+    dry_run = report.dry_run
     verb = "would archive" if dry_run else "archived"
     click.echo(f"cutoff {report.cutoff.isoformat()}: {verb} {len(report.moved)} month(s)")
     for month in report.moved:

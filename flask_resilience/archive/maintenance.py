@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from . import partitions as ddl
-from .catalog import count_rows, list_partitions, months_in
+from .catalog import count_rows, covered, list_partitions, months_in
 
 logger = logging.getLogger("flask_resilience.archive")
 T = TypeVar("T")
@@ -124,44 +124,51 @@ def ensure_partitions(
     """Create the live DEFAULT and each month of ``months``; empty DEFAULT of stray rows.
 
     Call with the maintenance lock held. Stray rows of a month that is already archived go into
-    that archive partition; rows of any other month get their live partition.
+    that archive partition; rows of any other month get their live partition. A month that a
+    hand-made partition (several months, or open-ended) already takes in is left to it.
     """
     report = EnsureReport()
     live = ddl.LIVE_TABLE
-    existing = {info.month for info in list_partitions(connection, live, exact_counts=False)}
-    if None not in existing:
+    partitions = list_partitions(connection, live, exact_counts=False)
+    if not any(info.is_default for info in partitions):
         with_lock_timeout(connection, timeout_ms, _exec(ddl.create_default_sql(live)))
         report.created.append(ddl.default_partition_name(live))
     archived = {
         info.month: info.name
         for info in list_partitions(connection, ddl.ARCHIVE_TABLE, exact_counts=False)
+        if info.month is not None
     }
     default = ddl.default_partition_name(live)
+    made: set[date] = set()
     for month in months_in(connection, default):
         if month in archived:
             moved = with_lock_timeout(
                 connection, timeout_ms, _move_stray(default, archived[month], month)
             )
             report.moved_from_default[archived[month]] = moved
-        else:
+        elif not covered(partitions, month):
             name, moved = create_month(connection, month, timeout_ms)
-            existing.add(month)
+            made.add(month)
             report.created.append(name)
             report.moved_from_default[name] = moved
     for month in months:
-        if month not in existing:
+        if month not in made and not covered(partitions, month):
             report.created.append(create_month(connection, month, timeout_ms)[0])
+            made.add(month)
     report.default_rows = count_rows(connection, default)
     connection.commit()
     return report
 
 
-def create_month(connection: Connection, month: date, timeout_ms: int) -> tuple[str, int]:
+def create_month(
+    connection: Connection, month: date, timeout_ms: int, *, attempts: int = RETRY_ATTEMPTS
+) -> tuple[str, int]:
     """Create the live partition of ``month``, moving its rows out of DEFAULT; (name, moved).
 
     The table is built standalone, filled and given a valid CHECK before ``ATTACH``: ATTACH then
     takes only SHARE UPDATE EXCLUSIVE on the parent (writers of other months never wait) and
     skips scanning the new table. DEFAULT is locked so no row of the month lands there meanwhile.
+    ``attempts=1`` gives up at the first lock timeout (the recording path must not wait).
     """
     live = ddl.LIVE_TABLE
     name = ddl.partition_name(live, month)
@@ -175,7 +182,7 @@ def create_month(connection: Connection, month: date, timeout_ms: int) -> tuple[
         conn.exec_driver_sql(ddl.attach_sql(live, name, month))
         return max(moved, 0)
 
-    moved = with_lock_timeout(connection, timeout_ms, work)
+    moved = with_lock_timeout(connection, timeout_ms, work, attempts=attempts)
     logger.info("created partition %s (%d rows moved out of DEFAULT)", name, moved)
     return name, moved
 

@@ -23,7 +23,6 @@ COLUMNS = ("id", "series", "step", "value", "recorded_at", "labels")
 """Every column, in table order: partitions move between tables only when these match exactly."""
 
 _NAME = re.compile(r"_y(\d{4})m(\d{2})$")
-_BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 
 
 def month_start(moment: datetime | date) -> date:
@@ -68,17 +67,21 @@ def month_of_name(name: str) -> date | None:
     return date(int(found.group(1)), int(found.group(2)), 1) if found else None
 
 
-def month_of_bounds(expression: str) -> tuple[datetime, datetime] | None:
-    """Parse ``pg_get_expr(relpartbound)`` (``FOR VALUES FROM (...) TO (...)``); None for DEFAULT.
+def month_of_range(lower: datetime | None, upper: datetime | None) -> date | None:
+    """The month a partition holds when its bounds are exactly one UTC month, else None.
 
-    The catalogue, not the name, is the truth about what a partition holds; the rendering uses the
-    session time zone, which ``fromisoformat`` reads back from the offset.
+    Bounds come from the catalogue (see ``catalog.py``), already as timestamps: a hand-made
+    partition spanning two months, or one open at either end, is not a month of ours.
+
+    >>> month_of_range(datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+    datetime.date(2024, 2, 1)
+    >>> month_of_range(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)) is None
+    True
     """
-    found = _BOUNDS.search(expression)
-    if found is None:
+    if lower is None or upper is None:
         return None
-    low, high = (datetime.fromisoformat(value) for value in found.groups())
-    return as_utc(low), as_utc(high)
+    month = month_start(lower)
+    return month if month_bounds(month) == (as_utc(lower), as_utc(upper)) else None
 
 
 def quote(identifier: str) -> str:
@@ -151,11 +154,15 @@ def lock_sql(table: str, mode: str) -> str:
     return f"LOCK TABLE {quote(table)} IN {mode} MODE"
 
 
-def move_rows_sql(source: str, target: str, month: date) -> str:
-    """Move one month's rows from ``source`` to ``target`` in a single statement (no gap)."""
+def move_rows_sql(source: str, target: str, month: date, *, limit: int | None = None) -> str:
+    """Move one month's rows from ``source`` to ``target`` in a single statement (no gap);
+    with ``limit``, at most that many (a batch)."""
     columns = ", ".join(COLUMNS)
+    where = bounds_predicate(month)
+    if limit is not None:
+        where = f"ctid IN (SELECT ctid FROM {quote(source)} WHERE {where} LIMIT {int(limit)})"
     return (
-        f"WITH moved AS (DELETE FROM {quote(source)} WHERE {bounds_predicate(month)} "
+        f"WITH moved AS (DELETE FROM {quote(source)} WHERE {where} "
         f"RETURNING {columns}) INSERT INTO {quote(target)} ({columns}) SELECT {columns} FROM moved"
     )
 
@@ -182,8 +189,8 @@ __all__ = [
     "drop_sql",
     "lock_sql",
     "month_bounds",
-    "month_of_bounds",
     "month_of_name",
+    "month_of_range",
     "month_start",
     "move_rows_sql",
     "partition_name",

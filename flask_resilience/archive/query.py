@@ -81,10 +81,18 @@ def make_row(
     labels: Mapping[str, Any] | None = None,
 ) -> Row:
     """Validate one point; ``at`` defaults to now and is stored as UTC."""
-    if not isinstance(series, str) or not series:
-        raise ValueError("series must be a non-empty string such as 'training:42'")
+    check_series(series)
     moment = as_utc(at) if at is not None else datetime.now(UTC)
     return (series, None if step is None else int(step), float(value), moment, _labels(labels))
+
+
+def check_series(series: object) -> None:
+    """A series name is a non-empty string without NUL, which PostgreSQL text cannot hold
+    (SQLite would store it, so both reject it alike)."""
+    if not isinstance(series, str) or not series:
+        raise ValueError("series must be a non-empty string such as 'training:42'")
+    if "\0" in series:
+        raise ValueError(f"series must not contain NUL characters: {series!r}")
 
 
 def coerce_row(item: Mapping[str, Any] | Sequence[Any]) -> Row:
@@ -136,6 +144,7 @@ def points_query(
     point of the series; per-table ``ORDER BY .. LIMIT`` is a Merge Append of backward index
     scans per table that stops after ``limit`` rows, and the outer sort sees at most 2 x limit.
     """
+    check_series(series)
     if order not in ("time", "step"):
         raise ValueError("order is 'time' or 'step'")
     parts = [_side(metrics, series, start, end, False, order, descending, limit)]
@@ -221,6 +230,7 @@ def summarize(
     include_archived: bool,
 ) -> list[MetricBucket]:
     """count/min/max/avg per bucket over live (and archive) rows of ``series``."""
+    check_series(series)
     expression = bucket_expression(connection.dialect.name, bucket)
     tables = ["resilience_metrics"] + (["resilience_metrics_archive"] if include_archived else [])
     where = "series = :series" + (" AND recorded_at >= :start" if start else "")
@@ -281,7 +291,19 @@ def _labels(labels: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     if not isinstance(labels, Mapping):
         raise ValueError("labels must be a mapping of strings to JSON values")
+    if _has_nul(labels):  # JSONB refuses NUL, and SQLite should behave the same
+        raise ValueError("labels must not contain NUL characters")
     return dict(labels)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _json(labels: dict[str, Any] | None) -> str | None:
@@ -310,6 +332,7 @@ __all__ = [
     "MetricBucket",
     "MetricPoint",
     "bucket_expression",
+    "check_series",
     "count_by_age",
     "insert_rows",
     "make_row",

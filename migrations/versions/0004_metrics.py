@@ -6,7 +6,10 @@ partition with raw DDL, since Alembic has no ``PARTITION OF``. Monthly partition
 here: ``flask resilience partitions ensure`` (and the recording path) create them, and
 autogenerate ignores them (see ``flask_resilience.schema.include_object``).
 
-On SQLite both are plain tables whose ``id`` is the rowid.
+On SQLite both are plain tables whose ``id`` is ``INTEGER PRIMARY KEY AUTOINCREMENT``, the rowid:
+AUTOINCREMENT so that ids of archived rows are never handed out again (plain rowids restart at
+``max(rowid) + 1``, and re-archiving a reused id fails on the archive's key). This is the DDL the
+models emit on SQLite too (``flask_resilience.archive.models``).
 
 Revision ID: 0004
 Revises: 0003
@@ -31,16 +34,21 @@ ARCHIVE = "resilience_metrics_archive"
 
 
 def _create(name: str, *, postgres: bool, identity: bool) -> None:
+    options: dict[str, object] = {}
     if postgres:
         id_column = sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False)
         if not identity:
             id_column = sa.Column("id", sa.BigInteger(), nullable=False)
-        key = sa.PrimaryKeyConstraint("id", "recorded_at", name=f"pk_{name}")
+        keys: tuple[sa.PrimaryKeyConstraint, ...] = (
+            sa.PrimaryKeyConstraint("id", "recorded_at", name=f"pk_{name}"),
+        )
         labels: sa.types.TypeEngine[object] = postgresql.JSONB()
+        options["postgresql_partition_by"] = "RANGE (recorded_at)"
     else:
-        id_column = sa.Column("id", sa.Integer(), nullable=False)
-        key = sa.PrimaryKeyConstraint("id", name=f"pk_{name}")
+        id_column = sa.Column("id", sa.Integer(), primary_key=True, nullable=False)
+        keys = ()
         labels = sa.JSON()
+        options["sqlite_autoincrement"] = True
     op.create_table(
         name,
         id_column,
@@ -49,8 +57,8 @@ def _create(name: str, *, postgres: bool, identity: bool) -> None:
         sa.Column("value", sa.Double(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("labels", labels, nullable=True),
-        key,
-        postgresql_partition_by="RANGE (recorded_at)",
+        *keys,
+        **options,
     )
     op.create_index(f"ix_{name}_series_step", name, ["series", "step"])
     op.create_index(

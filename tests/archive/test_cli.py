@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
-from flask_resilience import Resilience
+from flask_resilience import Resilience, get_state
 from flask_resilience.cli import resilience_group
 
 from .conftest import JAN
@@ -83,3 +83,34 @@ def test_archive_run_on_sqlite(make_app: object, sqlite_url: str) -> None:
     output = runner.invoke(resilience_group, ["archive", "run", "--older-than", "1d"]).output
     assert "archived 1 month(s)" in output
     assert "no partitions" in runner.invoke(resilience_group, ["partitions", "list"]).output
+
+
+def test_archive_run_prints_the_partial_report_on_a_database_error(pg: App) -> None:
+    """A database error part-way prints the months already archived and the error, exit 1,
+    instead of a traceback."""
+    app, res = pg
+    with app.app_context():
+        res.metrics.record_many([("s", 1.0, i, JAN + timedelta(days=i)) for i in range(45)])
+    with get_state(app).engine.begin() as connection:  # February's archive name is taken
+        connection.exec_driver_sql("CREATE TABLE resilience_metrics_archive_y2024m02 (x int)")
+    result = app.test_cli_runner().invoke(
+        resilience_group, ["archive", "run", "--older-than", "1d"]
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "archived 1 month(s)" in result.output
+    assert "resilience_metrics_archive_y2024m01: 31 row(s)" in result.output
+    assert "interrupted" in result.output and "UndefinedColumn" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_archive_run_rejects_retention_below_the_archive_age(
+    make_app: object, sqlite_url: str
+) -> None:
+    """--older-than beyond the configured retention is a usage error, not a silent no-drop."""
+    from .conftest import build
+
+    app, _ = build(make_app, sqlite_url, RESILIENCE_ARCHIVE_DROP_AFTER_DAYS=60)  # type: ignore[arg-type]
+    result = app.test_cli_runner().invoke(
+        resilience_group, ["archive", "run", "--older-than", "90d"]
+    )
+    assert result.exit_code == 2 and "must exceed" in result.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -23,16 +23,18 @@ def test_add_months_crosses_years() -> None:
     assert ddl.add_months(date(2024, 1, 1), -1) == date(2023, 12, 1)
 
 
-def test_names_and_bounds_round_trip() -> None:
-    """A partition's name and the catalogue's rendering of its bounds give back its month."""
+def test_names_and_month_ranges() -> None:
+    """A name gives back its month; bounds are one of ours only when they span one UTC month."""
     month = date(2024, 2, 1)
     assert ddl.partition_name(ddl.LIVE_TABLE, month) == "resilience_metrics_y2024m02"
     assert ddl.month_of_name("resilience_metrics_archive_y2024m02") == month
     assert ddl.month_of_name("resilience_metrics_default") is None
-    rendered = "FOR VALUES FROM ('2024-01-31 19:00:00-05') TO ('2024-02-29 19:00:00-05')"
-    low, high = ddl.month_of_bounds(rendered) or (None, None)
-    assert low == datetime(2024, 2, 1, tzinfo=UTC) and high == datetime(2024, 3, 1, tzinfo=UTC)
-    assert ddl.month_of_bounds("DEFAULT") is None
+    eastern = timezone(timedelta(hours=-5))
+    low, high = datetime(2024, 1, 31, 19, tzinfo=eastern), datetime(2024, 2, 29, 19, tzinfo=eastern)
+    assert ddl.month_of_range(low, high) == month
+    assert ddl.month_of_range(low, high + timedelta(days=31)) is None  # two months
+    assert ddl.month_of_range(low + timedelta(hours=1), high + timedelta(hours=1)) is None
+    assert ddl.month_of_range(None, high) is None  # FROM (MINVALUE)
 
 
 def test_check_matches_partition_bound() -> None:

@@ -1,12 +1,16 @@
-"""Autogenerate stays clean with partitions present, and the daily task runs end to end."""
+"""Autogenerate stays clean with partitions present; models and migration 0004 agree; the
+daily task runs end to end."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from flask import Flask
+from sqlalchemy import inspect, text
+from sqlalchemy.schema import CreateTable
 
-from flask_resilience import Resilience, schema
+from flask_resilience import Resilience, get_state, schema
+from flask_resilience.archive.models import metrics, metrics_archive
 from flask_resilience.archive.tasks import archive_old_metrics
 from flask_resilience.cli import resilience_group
 from flask_resilience.schema import include_object
@@ -47,3 +51,38 @@ def test_archive_old_metrics_task(pg: App) -> None:
     report = archive_old_metrics(app)
     assert report["archive"]["rows_moved"] == 10
     assert report["ensure"]["default_rows"] == 0
+
+
+def _normalised(sql: str) -> str:
+    return " ".join(sql.replace("(", " ( ").replace(")", " ) ").replace(",", " , ").split())
+
+
+def test_models_and_migration_agree_on_sqlite(make_app: object, sqlite_url: str) -> None:
+    """On SQLite the migration creates exactly the tables the models describe: id the rowid,
+    INTEGER PRIMARY KEY AUTOINCREMENT (so ids of archived rows are never reused)."""
+    from .conftest import build
+
+    app, _ = build(make_app, sqlite_url)  # type: ignore[arg-type]
+    engine = get_state(app).engine
+    with engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE name IN (:live, :archive)"),
+                {"live": metrics.name, "archive": metrics_archive.name},
+            ).all()
+        )
+    for table in (metrics, metrics_archive):
+        modelled = str(CreateTable(table).compile(dialect=engine.dialect)).strip()
+        assert _normalised(stored[table.name]) == _normalised(modelled)
+        assert "id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT" in stored[table.name]
+        assert inspect(engine).get_pk_constraint(table.name)["constrained_columns"] == ["id"]
+
+
+def test_models_and_migration_agree_on_postgresql(pg: App) -> None:
+    """On PostgreSQL both tables' key is (id, recorded_at), as the models declare."""
+    app, _ = pg
+    inspector = inspect(get_state(app).engine)
+    for table in (metrics, metrics_archive):
+        key = inspector.get_pk_constraint(table.name)
+        assert key["constrained_columns"] == [c.name for c in table.primary_key.columns]
+        assert key["name"] == table.primary_key.name == f"pk_{table.name}"
