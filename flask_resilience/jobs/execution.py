@@ -82,8 +82,13 @@ class LeaseKeeper:
     """One daemon thread per process renewing the leases of the jobs it runs.
 
     Started lazily and per PID, so a forked work horse gets its own (threads do not survive
-    ``fork``) and a worker process that never runs a task never starts one.
+    ``fork``) and a worker process that never runs a task never starts one. Every ``hold`` wakes
+    the thread: it may be sleeping a third of a longer lease (or of the idle default), and a
+    job with a shorter lease must be renewed before that sleep would end, or a sweep would take
+    the running job for abandoned and run it twice.
     """
+
+    IDLE_SECONDS = 15
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -93,11 +98,13 @@ class LeaseKeeper:
 
     def hold(self, connection: Any, job_id: str, seconds: int) -> None:
         with self._lock:
-            self._held[job_id] = (connection, seconds)
-            if self._pid != os.getpid():
+            if self._pid != os.getpid():  # first use in this process (or a fresh fork)
                 self._pid = os.getpid()
-                self._held = {job_id: (connection, seconds)}
+                self._held = {}
+                self._wake = threading.Event()
                 threading.Thread(target=self._run, name="resilience-job-lease", daemon=True).start()
+            self._held[job_id] = (connection, seconds)
+            self._wake.set()
 
     def release(self, job_id: str) -> None:
         with self._lock:
@@ -107,13 +114,15 @@ class LeaseKeeper:
         while True:
             with self._lock:
                 held = list(self._held.items())
-            period = min((seconds for _, (_, seconds) in held), default=15) / 3
-            self._wake.wait(period)
+                wake = self._wake
+                wake.clear()
             for job_id, (connection, seconds) in held:
                 try:
                     connection.set(records.lease_key(job_id), 1, ex=seconds, xx=True)
                 except Exception:  # pragma: no cover - Redis blip; the next round retries
                     logger.warning("could not renew the lease of job %s", job_id)
+            period = min((seconds for _, (_, seconds) in held), default=self.IDLE_SECONDS) / 3
+            wake.wait(period)
 
 
 LEASES = LeaseKeeper()

@@ -21,6 +21,9 @@ from .spec import TaskSpec
 
 PREFIX = "resilience:jobs:unique:"
 ACTIVE = frozenset({"pending", "queued", "scheduled", "started", "deferred"})
+CLAIM_GRACE_SECONDS = 10
+"""How long a claim whose job has no status record yet counts as live: the claimer writes the
+record in its next round trip, so only a claimer that crashed in between takes longer."""
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -54,7 +57,13 @@ def claim(connection: Any, spec: TaskSpec, args: Any, kwargs: Any, job_id: str) 
                     continue
                 holder_id = holder.decode() if isinstance(holder, bytes) else str(holder)
                 status = pipe.hget(records.record_key(holder_id), "status")
-                if status is not None and status.decode() in ACTIVE:
+                if status is None:
+                    # Claimed, but the claimer's enqueue has not landed yet: the job is live
+                    # unless the claim is older than the grace (its claimer crashed).
+                    age = seconds - pipe.ttl(key)
+                    if age < CLAIM_GRACE_SECONDS:
+                        return holder_id
+                elif status.decode() in ACTIVE:
                     return holder_id
                 pipe.multi()  # the holder ended without releasing (crash): take over
                 pipe.set(key, job_id, ex=seconds)

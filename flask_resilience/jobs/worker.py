@@ -25,19 +25,33 @@ from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from ..state import get_state
+from . import records
 from .maintenance import Maintenance
+from .reaper import mirror_rq_outcome, text
 from .runtime import JobsRuntime
 from .worker_mixin import ResilienceWorkerMixin
 
 logger = logging.getLogger("flask_resilience.jobs")
 PR_SET_PDEATHSIG = 1
 MONITORING_INTERVAL = 10
+HORSE_KILLED = "WorkHorseKilled: the process running this job died (a signal, the OOM killer)"
 
 
 class ResilienceWorker(ResilienceWorkerMixin, Worker):
     """RQ's forking ``Worker``: each job in a fresh child process (isolation, no leaks)."""
 
     parent_pid = 0
+
+    def monitor_work_horse(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> Any:
+        """RQ's monitoring, then: a horse that died on its own (OOM killer, segfault, a signal)
+        never let our wrapper record the end, so the record is brought in line with what RQ
+        decided (requeued or scheduled for a retry, else failed: ``dead``)."""
+        result = super().monitor_work_horse(job, queue, *args, **kwargs)
+        connection = self.connection
+        if text(connection.hget(records.record_key(job.id), "status")) == "started":
+            runtime = self.maintenance.runtime
+            mirror_rq_outcome(connection, job.id, runtime.settings.status_ttl, HORSE_KILLED)
+        return result
 
     def main_work_horse(self, *args: Any, **kwargs: Any) -> Any:
         _die_with_parent(self.parent_pid)

@@ -7,6 +7,7 @@ configuration comes from ``RESILIENCE_*`` environment variables, as in productio
 from __future__ import annotations
 
 import os
+import signal
 import time
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,9 @@ def is_admin() -> bool:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask("jobs_test_app")
     app.config.update(TESTING=True, SECRET_KEY="test")
+    # The extension declares the daily metric archival job on every app; these tests count the
+    # periodic jobs of their own tasks (the archive job has tests/archive/test_schedule.py).
+    app.config["RESILIENCE_ARCHIVE_SCHEDULE"] = "off"
     app.config.update(config or {})
     res.init_app(app)
     return app
@@ -108,6 +112,16 @@ def tracked(token: str, seconds: float) -> str:
         time.sleep(0.05)
     redis.incr(f"test:done:{token}")
     return str(current_job_id())
+
+
+@res.jobs.task(name="kills-its-horse", queue="default", retries=1, base_delay=0)
+def kills_its_horse(token: str, every_time: bool) -> int:
+    """SIGKILLs the process running it (run it on a forking worker only): the first run only,
+    or every run when ``every_time``; returns the run number otherwise."""
+    run = int(_redis().incr(f"test:horse-runs:{token}"))
+    if every_time or run == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run
 
 
 @res.jobs.periodic(every=timedelta(minutes=5), name="tick-every-5m", queue="low", retries=0)

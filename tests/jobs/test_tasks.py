@@ -14,7 +14,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from flask_resilience import get_state
-from flask_resilience.jobs import runtime
+from flask_resilience.jobs import runtime, unique
 
 from . import tasks
 from .conftest import drain
@@ -201,6 +201,27 @@ def test_unique_task_returns_the_live_job(jobs_app: Flask) -> None:
     with jobs_app.app_context():
         later = tasks.once.enqueue("k")
     assert later.id != first.id and later.status == "queued"
+
+
+def test_unique_claim_in_flight_is_not_taken_over(jobs_app: Flask) -> None:
+    """Another process has claimed the arguments but its enqueue has not landed yet (no status
+    record): an enqueue now returns that job instead of taking the claim and queueing a twin;
+    a claim whose claimer died before enqueueing is taken over once it is older than the grace."""
+    spec = tasks.once.spec
+    with jobs_app.app_context():
+        connection = get_state().redis
+        key = unique.claim_key(spec, ("racing",), {})
+        connection.set(key, "in-flight-job", ex=unique.claim_seconds(spec))  # claimed, no record
+        assert tasks.once.enqueue("racing").id == "in-flight-job"
+        queued = runtime().queue("default").get_job_ids()
+        assert "in-flight-job" not in queued and len(queued) == 0
+        stale = unique.claim_seconds(spec) - unique.CLAIM_GRACE_SECONDS - 1
+        connection.set(key, "crashed-claimer", ex=stale)  # claimed long ago, never enqueued
+        taken = tasks.once.enqueue("racing")
+        assert (
+            taken.id != "crashed-claimer" and taken.id in runtime().queue("default").get_job_ids()
+        )
+        assert connection.get(key).decode() == taken.id
 
 
 def test_enqueue_in_and_at_schedule_the_job(jobs_app: Flask) -> None:

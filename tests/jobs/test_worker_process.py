@@ -12,6 +12,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from flask_resilience import get_state
+from flask_resilience.jobs import records
 
 from . import tasks
 from .conftest import WorkerProcess, wait_for
@@ -82,3 +83,24 @@ def test_sigkilled_worker_job_is_retried_once_not_concurrently(
         record = tasks.res.jobs.status(handle.id)
     assert record is not None and record.attempts == 2
     assert horse != os.getpid()
+
+
+def test_a_horse_killed_on_its_own_leaves_a_record_that_matches_rq(
+    process_app: Flask, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    """The worker survives a SIGKILLed work horse (the OOM killer's way) and RQ retries or fails
+    the job; the status record follows RQ instead of saying ``started`` forever: retried then
+    finished when the second run succeeds, ``dead`` with the reason when every run is killed."""
+    token = uuid.uuid4().hex[:8]
+    with process_app.app_context():
+        recovers = tasks.kills_its_horse.enqueue(f"{token}-once", False)
+        dies = tasks.kills_its_horse.enqueue(f"{token}-always", True)
+    assert spawn_worker("--burst").wait(60) == 0
+    with process_app.app_context():
+        recovered, dead = tasks.res.jobs.status(recovers.id), tasks.res.jobs.status(dies.id)
+        dead_ids = get_state().redis.zrange(records.DEAD_KEY, 0, -1)
+    assert recovered is not None and recovered.status == "finished" and recovered.result == 2
+    assert recovered.attempts == 2
+    assert dead is not None and dead.status == "dead" and dead.attempts == 2
+    assert dead.error is not None and "WorkHorseKilled" in dead.error
+    assert dies.id.encode() in dead_ids
