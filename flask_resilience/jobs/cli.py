@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..state import EXTENSION_KEY, get_state
 from . import control
-from .worker import build_worker
+from .worker import build_worker_when_reachable
 
 jobs_group = AppGroup("jobs", help="Inspect and repair background jobs.")
 
@@ -54,7 +54,7 @@ def worker_command(
     for queue in names or []:
         if queue not in runtime.settings.queues:
             raise click.BadParameter(f"unknown queue {queue!r}", param_hint="--queues")
-    worker = build_worker(
+    worker = build_worker_when_reachable(
         app, runtime, queues=names, simple=simple, with_scheduler=with_scheduler, name=name
     )
     worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)

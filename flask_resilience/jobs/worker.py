@@ -18,9 +18,13 @@ import logging
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
@@ -29,11 +33,12 @@ from . import records
 from .maintenance import Maintenance
 from .reaper import mirror_rq_outcome, text
 from .runtime import JobsRuntime
-from .worker_mixin import ResilienceWorkerMixin
+from .worker_mixin import REDIS_DOWN, ResilienceWorkerMixin
 
 logger = logging.getLogger("flask_resilience.jobs")
 PR_SET_PDEATHSIG = 1
 MONITORING_INTERVAL = 10
+STARTUP_RETRY_FIRST_SECONDS, STARTUP_RETRY_MAX_SECONDS = 0.5, 10.0
 HORSE_KILLED = "WorkHorseKilled: the process running this job died (a signal, the OOM killer)"
 
 
@@ -48,9 +53,12 @@ class ResilienceWorker(ResilienceWorkerMixin, Worker):
         decided (requeued or scheduled for a retry, else failed: ``dead``)."""
         result = super().monitor_work_horse(job, queue, *args, **kwargs)
         connection = self.connection
-        if text(connection.hget(records.record_key(job.id), "status")) == "started":
-            runtime = self.maintenance.runtime
-            mirror_rq_outcome(connection, job.id, runtime.settings.status_ttl, HORSE_KILLED)
+        try:
+            if text(connection.hget(records.record_key(job.id), "status")) == "started":
+                runtime = self.maintenance.runtime
+                mirror_rq_outcome(connection, job.id, runtime.settings.status_ttl, HORSE_KILLED)
+        except REDIS_DOWN as exc:  # the worker must outlive an outage; the sweep still looks
+            logger.warning("could not check the record of job %s after its run: %s", job.id, exc)
         return result
 
     def main_work_horse(self, *args: Any, **kwargs: Any) -> Any:
@@ -89,6 +97,32 @@ def build_worker(
         worker.parent_pid = os.getpid()
     worker.maintenance = Maintenance(app, runtime, run_scheduler=with_scheduler)
     return worker
+
+
+def build_worker_when_reachable(
+    app: Flask,
+    runtime: JobsRuntime,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    **options: Any,
+) -> ResilienceWorker | ResilienceSimpleWorker:
+    """:func:`build_worker`, waiting for Redis when it does not answer yet.
+
+    A worker started during an outage (a deploy, a host reboot where Redis comes up last)
+    would otherwise die at once in RQ's constructor and leave the outbox to pile up until a
+    supervisor restarts it; instead it says so once and retries with a capped backoff.
+    """
+    delay = STARTUP_RETRY_FIRST_SECONDS
+    warned = False
+    while True:
+        try:
+            return build_worker(app, runtime, **options)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            if not warned:
+                logger.warning("Redis does not answer (%s); the worker starts when it does", exc)
+                warned = True
+            sleep(delay)
+            delay = min(delay * 2, STARTUP_RETRY_MAX_SECONDS)
 
 
 def _die_with_parent(parent: int) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from rq import Worker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ from flask_resilience import get_state
 from flask_resilience.jobs.models import OutboxJob
 
 from . import tasks
-from .conftest import RedisServer, drain, wait_for
+from .conftest import RedisServer, WorkerProcess, drain, wait_for
 
 
 @pytest.fixture
@@ -104,3 +105,53 @@ def test_workers_relay_the_outbox_on_their_own(
         record = tasks.res.jobs.status(handle.id)
     assert record is not None and record.status in ("queued", "finished")
     assert time.monotonic() - started < 5
+
+
+def test_running_workers_relay_and_run_outbox_jobs_after_an_outage(
+    process_app: Flask, redis_server: RedisServer, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    """Real worker processes (one forking, one simple) ride out a Redis outage; the 100 jobs
+    enqueued during it wait in the outbox, and once Redis is back the workers' own relay moves
+    them into RQ and they run, each exactly once, with no relay called by the test."""
+    token = uuid.uuid4().hex[:8]
+    workers = [spawn_worker(), spawn_worker("--simple")]
+    with process_app.app_context():
+        connection = get_state().redis
+    wait_for(lambda: len(Worker.all(connection=connection)) == 2, 30, "both workers to start")
+    with process_app.app_context():  # Redis goes away right after a job, as workers wrap up
+        last = tasks.app_name.enqueue()
+    wait_for(lambda: _status(process_app, last.id) == "finished", 30, "the last job before")
+    redis_server.stop()
+    with process_app.app_context():
+        handles = [tasks.count_run.enqueue(token, index) for index in range(100)]
+    assert {h.status for h in handles} == {"pending"} and _outbox_rows(process_app) == 100
+    redis_server.start()
+    wait_for(lambda: _runs(process_app, token) == 100, 60, "all 100 outbox jobs to run")
+    assert _outbox_rows(process_app) == 0
+    runs = _run_counts(process_app, token)
+    assert runs == {i: 1 for i in range(100)}
+    dead = [worker.output()[-3000:] for worker in workers if worker.process.poll() is not None]
+    assert dead == []  # both rode it out
+    assert {_status(process_app, h.id) for h in handles} == {"finished"}
+
+
+def _status(app: Flask, job_id: str) -> str | None:
+    try:
+        with app.app_context():
+            record = tasks.res.jobs.status(job_id)
+    except Exception:  # Redis still restarting
+        return None
+    return record.status if record else None
+
+
+def _run_counts(app: Flask, token: str) -> dict[int, int]:
+    with app.app_context():
+        runs = get_state().redis.hgetall(f"test:runs:{token}")
+    return {int(k): int(v) for k, v in runs.items()}
+
+
+def _runs(app: Flask, token: str) -> int:
+    try:
+        return sum(_run_counts(app, token).values())
+    except Exception:  # Redis still restarting
+        return 0

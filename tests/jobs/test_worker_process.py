@@ -3,19 +3,22 @@ SIGTERM, and a SIGKILLed worker's job retried within seconds, exactly once, neve
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
 import uuid
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 
 from flask_resilience import get_state
-from flask_resilience.jobs import records
+from flask_resilience.jobs import records, runtime
+from flask_resilience.jobs.worker import build_worker, build_worker_when_reachable
 
 from . import tasks
-from .conftest import WorkerProcess, wait_for
+from .conftest import RedisServer, WorkerProcess, wait_for
 
 
 def _count(app: Flask, key: str) -> int:
@@ -104,3 +107,55 @@ def test_a_horse_killed_on_its_own_leaves_a_record_that_matches_rq(
     assert dead is not None and dead.status == "dead" and dead.attempts == 2
     assert dead.error is not None and "WorkHorseKilled" in dead.error
     assert dies.id.encode() in dead_ids
+
+
+def test_a_worker_started_during_an_outage_waits_for_redis(
+    process_app: Flask, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Building a worker while Redis is down waits (one warning, capped backoff) instead of
+    dying in RQ's constructor; Redis comes back during the first wait and the worker runs."""
+    redis_server.stop()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the injected clock: Redis returns during a wait
+        waits.append(seconds)
+        if len(waits) == 3:
+            redis_server.start()
+
+    with caplog.at_level(logging.WARNING, logger="flask_resilience.jobs"):
+        worker = build_worker_when_reachable(
+            process_app, runtime(process_app), sleep=sleep, simple=True
+        )
+    assert waits == [0.5, 1.0, 2.0]
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "Redis does not answer" in caplog.records[0].message
+    with process_app.app_context():
+        handle = tasks.add.enqueue(2, 3)
+    worker.work(burst=True, logging_level="WARNING")
+    assert _status(process_app, handle.id) == "finished"
+
+
+def test_redis_calls_outside_rqs_retry_loop_do_not_end_the_worker(
+    process_app: Flask, redis_server: RedisServer
+) -> None:
+    """RQ retries a lost connection only inside its dequeue; the suspension check, the
+    heartbeat after a job and the state write that opens each dequeue slice raise into
+    ``work()``, which quits. Ours wait instead: with Redis down they return, and the dequeue
+    backs off (the injected sleep) until Redis is back, then hands over the waiting job."""
+    worker = build_worker(process_app, runtime(process_app), simple=True)
+    redis_server.stop()
+    worker.check_for_suspension(False)
+    worker.heartbeat()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            redis_server.start()
+            with process_app.app_context():
+                tasks.add.enqueue(4, 5)
+
+    worker.sleep = sleep  # type: ignore[method-assign]
+    result = worker.dequeue_job_and_maintain_ttl(timeout=5, max_idle_time=None)
+    assert waits == [1.0, 2.0]
+    assert result is not None and result[0].args == [4, 5]
