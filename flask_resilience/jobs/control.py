@@ -17,6 +17,7 @@ from rq.registry import (
     StartedJobRegistry,
 )
 from rq.serializers import JSONSerializer
+from rq.worker import Worker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -114,6 +115,11 @@ def cancel_job(runtime: JobsRuntime, job_id: str) -> records.JobRecord:
     if status in ("finished", "failed", "canceled", "stopped"):
         raise JobConflict(f"job {job_id} is {status} already")
     if status == "started":
+        if _runs_inside_its_worker(runtime.connection, job):
+            raise JobConflict(
+                f"job {job_id} runs inside its worker process (a simple or embedded worker), "
+                "which cannot stop it without stopping itself; it ends on its own"
+            )
         send_stop_job_command(runtime.connection, job_id, serializer=JSONSerializer)
     else:
         job.cancel()
@@ -129,6 +135,23 @@ def cancel_job(runtime: JobsRuntime, job_id: str) -> records.JobRecord:
     found = records.read_record(runtime.connection, job_id)
     assert found is not None
     return found
+
+
+def _runs_inside_its_worker(connection: Any, job: Any) -> bool:
+    """True when the job runs in its worker's own process rather than a forked work horse.
+
+    RQ's stop command kills the work horse; a ``SimpleWorker`` has none and would go on running
+    the job, so the record would say canceled while the job finishes. The job's wrapper writes
+    the pid it runs under; the worker's hash has the worker's pid.
+    """
+    worker_name = job.worker_name
+    if not worker_name:
+        return False
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.hget(records.record_key(job.id), "pid")
+        pipe.hget(Worker.redis_worker_namespace_prefix + worker_name, "pid")
+        job_pid, worker_pid = pipe.execute()
+    return job_pid is not None and job_pid == worker_pid
 
 
 def delete_job(runtime: JobsRuntime, job_id: str) -> None:

@@ -144,7 +144,14 @@ def run_task(
     job_id = job.id
     started = time.perf_counter()
     with connection.pipeline(transaction=False) as pipe:
-        records.write(pipe, job_id, status_ttl, status="started", started_at=records.utc_now())
+        records.write(
+            pipe,
+            job_id,
+            status_ttl,
+            status="started",
+            started_at=records.utc_now(),
+            pid=os.getpid(),  # == the worker's pid in a simple or embedded worker (no horse)
+        )
         pipe.hincrby(records.record_key(job_id), "attempts", 1)
         pipe.set(records.lease_key(job_id), 1, ex=lease_seconds)
         attempt = int(pipe.execute()[-2])

@@ -19,6 +19,7 @@ from flask_resilience.jobs.worker import build_worker, build_worker_when_reachab
 
 from . import tasks
 from .conftest import RedisServer, WorkerProcess, wait_for
+from .test_views import ADMIN
 
 
 def _count(app: Flask, key: str) -> int:
@@ -159,3 +160,33 @@ def test_redis_calls_outside_rqs_retry_loop_do_not_end_the_worker(
     result = worker.dequeue_job_and_maintain_ttl(timeout=5, max_idle_time=None)
     assert waits == [1.0, 2.0]
     assert result is not None and result[0].args == [4, 5]
+
+
+def test_cancel_of_a_running_job_stops_a_work_horse_but_is_409_on_a_simple_worker(
+    process_app: Flask, spawn_worker: Callable[..., WorkerProcess]
+) -> None:
+    """RQ's stop command kills the work horse: a forked job is stopped and canceled. A simple
+    worker has no horse and would run on, so the admin API refuses with 409 rather than
+    report a cancel that does not happen; the job then finishes."""
+    client = process_app.test_client()
+    forked, simple = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
+    with process_app.app_context():
+        on_horse = tasks.tracked.enqueue(forked, 30.0)
+    forking = spawn_worker()
+    wait_for(lambda: _count(process_app, f"test:starts:{forked}"), 20, "the forked job to start")
+    stopped = client.post(f"/resilience/admin/jobs/{on_horse.id}/cancel", headers=ADMIN)
+    assert stopped.status_code == 200 and stopped.get_json()["status"] == "canceled"
+    horse = _count(process_app, f"test:runner:{forked}")
+    wait_for(lambda: not tasks._alive(horse), 10, "the work horse to be killed")
+    assert _status(process_app, on_horse.id) == "canceled"
+    assert _count(process_app, f"test:done:{forked}") == 0
+    forking.signal(signal.SIGTERM)
+    assert forking.wait(30) == 0
+
+    with process_app.app_context():
+        in_worker = tasks.tracked.enqueue(simple, 1.0)
+    spawn_worker("--simple")
+    wait_for(lambda: _count(process_app, f"test:starts:{simple}"), 20, "the simple job to start")
+    refused = client.post(f"/resilience/admin/jobs/{in_worker.id}/cancel", headers=ADMIN)
+    assert refused.status_code == 409 and "simple" in refused.get_json()["detail"]
+    wait_for(lambda: _status(process_app, in_worker.id) == "finished", 20, "the job to finish")
