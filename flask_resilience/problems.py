@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, json, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -68,10 +71,36 @@ def problem_from_http_exception(exc: HTTPException) -> Response:
     return problem_response(status, detail=detail, headers=headers)
 
 
+SERVICE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,  # refused, reset, LOADING, auth: Redis cannot answer
+    RedisTimeoutError,
+    OperationalError,  # the database refused or dropped the connection, or is shutting down
+    InterfaceError,
+)
+SERVICE_DOWN_RETRY_AFTER = 5
+
+
 def register_problem_handlers(blueprint: Blueprint) -> None:
-    """Make every error raised inside ``blueprint``'s views a problem, and no 500 leak a trace."""
+    """Make every error raised inside ``blueprint``'s views a problem, and no 500 leak a trace.
+
+    A backing service that does not answer (Redis, the database) is a 503 with ``Retry-After``:
+    the request was fine and the same request will work once the service is back.
+    """
     blueprint.register_error_handler(HTTPException, problem_from_http_exception)
+    for error in SERVICE_DOWN_ERRORS:
+        blueprint.register_error_handler(error, _service_down)
     blueprint.register_error_handler(Exception, _unexpected_error)
+
+
+def _service_down(exc: Exception) -> Response:
+    service = "Redis" if isinstance(exc, RedisConnectionError | RedisTimeoutError) else "database"
+    logger.warning("%s unreachable in %s %s: %s", service, request.method, request.path, exc)
+    return problem_response(
+        503,
+        detail=f"the {service} is unreachable; retry shortly",
+        headers={"Retry-After": str(SERVICE_DOWN_RETRY_AFTER)},
+        service=service.lower(),
+    )
 
 
 def install_prefix_problems(app: Flask, *prefixes: str) -> None:

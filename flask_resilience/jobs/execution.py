@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
 from . import records, unique
@@ -58,18 +60,24 @@ _running: contextvars.ContextVar[Running | None] = contextvars.ContextVar(
 def current_job_progress(percent: float, message: str | None = None) -> None:
     """Record the running job's progress (0-100) and an optional message for the status API.
 
-    A no-op outside a job, so a task's function can also be called directly in tests.
+    A no-op outside a job, so a task's function can also be called directly in tests. Best
+    effort: while Redis does not answer, the report is logged and dropped, the task goes on.
     """
     running = _running.get()
     if running is None:
         return
     if not 0 <= percent <= 100:
         raise ValueError("percent is between 0 and 100")
-    with running.connection.pipeline(transaction=False) as pipe:
-        records.write(
-            pipe, running.job_id, running.status_ttl, percent=float(percent), message=message
-        )
-        pipe.execute()
+    try:
+        with running.connection.pipeline(transaction=False) as pipe:
+            records.write(
+                pipe, running.job_id, running.status_ttl, percent=float(percent), message=message
+            )
+            pipe.execute()
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # Progress is for people watching; a Redis blip must not fail the work itself (and
+        # use up an attempt). The next report, or the end of the job, brings the record up to date.
+        logger.warning("could not record progress of job %s: %s", running.job_id, exc)
 
 
 def current_job_id() -> str | None:

@@ -1,11 +1,18 @@
-"""The lease keeper renews a job's lease before it lapses, whatever it was sleeping for."""
+"""Inside a running job: the lease keeper renews a lease before it lapses, whatever it was
+sleeping for, and progress reports are best effort."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+import redis
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from flask_resilience import get_state
-from flask_resilience.jobs import records
+from flask_resilience.jobs import current_job_progress, execution, records
 from flask_resilience.jobs.execution import LeaseKeeper
 
 from .conftest import wait_for
@@ -28,3 +35,24 @@ def test_a_short_lease_held_while_the_keeper_sleeps_long_is_renewed(jobs_app: Fl
     wait_for(lambda: connection.pttl(short_key) > 1600, 1.4, "the 2 s lease to be renewed")
     keeper.release("short-job")
     connection.delete(long_key, short_key)
+
+
+def test_progress_while_redis_is_unreachable_is_dropped_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A progress report is for watchers: with the job's Redis gone it logs a warning and the
+    task carries on, instead of failing the job (and spending an attempt) over a status line."""
+    unreachable = redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    token = execution._running.set(execution.Running(unreachable, "job-1", 60))
+    try:
+        with caplog.at_level(logging.WARNING, logger="flask_resilience.jobs"):
+            current_job_progress(50, "half way")
+    finally:
+        execution._running.reset(token)
+    assert "could not record progress of job job-1" in caplog.text
+    with pytest.raises(ValueError, match="between 0 and 100"):  # bad input still raises
+        token = execution._running.set(execution.Running(unreachable, "job-1", 60))
+        try:
+            current_job_progress(150)
+        finally:
+            execution._running.reset(token)
