@@ -65,7 +65,7 @@ def add_routes(app: Flask, with_references: bool) -> dict[str, str]:
     """Register the timed views; returns row name -> path."""
 
     @app.get("/ours/<int:quiz_id>")
-    @res.cache.cached(ttl="quiz", key="quiz:{quiz_id}", tags=["quiz:{quiz_id}"])
+    @res.cache.cached(ttl="quiz", key="page:quiz:{quiz_id}", tags=["quiz:{quiz_id}"])
     def ours(quiz_id: int) -> str:
         return db_work()
 

@@ -205,8 +205,26 @@ class CacheRuntime:
             if entry is not None:
                 self.counters.add(name, "hit")
                 return entry.value, entry.expires_at
+        if token is not None and (entry := self._written_meanwhile(key, tags)) is not None:
+            self._unlock(key, token)
+            self.counters.add(name, "hit")
+            return entry.value, entry.expires_at
         self.counters.add(name, "miss")
         return self._compute_and_store(key, compute, ttl, tags, gens, token)
+
+    def _written_meanwhile(self, key: str, tags: tuple[str, ...]) -> Entry | None:
+        """A fresh entry that another process stored and unlocked between our read and our lock.
+
+        Without this second look the lock is free again the moment its holder has written, so a
+        caller whose miss was read just before that write takes the lock and computes again.
+        """
+        try:
+            data, gens = self.store.read(key, tags)
+        except REDIS_ERRORS as exc:
+            self.outage.failed(exc)
+            return None
+        entry = self._validated(Entry.from_envelope(data), gens)
+        return entry if entry is not None and entry.is_fresh(self.clock()) else None
 
     def _await_other_process(
         self, key: str, tags: tuple[str, ...]

@@ -260,3 +260,26 @@ def test_xfetch_does_not_fire_early_in_the_lifetime(cache_app: Callable[..., Fla
     with app.app_context():
         res.cache.get_or_set("k", lambda: "v1", 100)
         assert res.cache.get_or_set("k", lambda: "v2", 100) == "v1"
+
+
+def test_a_value_written_between_the_miss_and_the_lock_is_not_recomputed(
+    cache_app: Callable[..., Flask],
+) -> None:
+    """Another process stores the value and frees its lock just after our miss was read and
+    just before we take the lock: we find the lock free, but look once more and use that value
+    instead of computing a second time (the race behind a 2 in the two-instance stampede)."""
+    ours, theirs = cache_app(), cache_app()
+    store = runtime(ours).store
+    real_try_lock = store.try_lock
+
+    def lock_after_the_other_process_wrote(key: str, ttl_ms: int) -> str | None:
+        with theirs.app_context():
+            res.cache.set(key, "theirs", 60)  # computed, stored, unlocked elsewhere
+        return real_try_lock(key, ttl_ms)
+
+    store.try_lock = lock_after_the_other_process_wrote  # type: ignore[method-assign]
+    calls: list[int] = []
+    with ours.app_context():
+        assert res.cache.get_or_set("raced", lambda: calls.append(1) or "ours", 60) == "theirs"
+    assert calls == []
+    assert not store.client.exists(store.lock_key("raced"))  # our lock was given back
