@@ -179,6 +179,52 @@ def bench_processing(app: Flask, fork_jobs: int, simple_jobs: int) -> dict[str, 
     return rates
 
 
+def bench_worker_classes(app: Flask, fork_jobs: int, simple_jobs: int) -> dict[str, float]:
+    """Our worker class against the RQ class it wraps, both built and timed in this process.
+
+    The subprocess rows above include interpreter start and app import, subtracted as the
+    median of two empty runs, which swings by seconds on a loaded machine. Here only
+    ``work(burst=True)`` is timed, interleaved, median of three, and both classes run the
+    same wrapped task, so the difference is the class itself (app context, maintenance ticks,
+    outage handling, the horse-death check).
+    """
+    from rq import SimpleWorker, Worker
+
+    from flask_resilience.jobs.worker import build_worker
+
+    connection = get_state(app).redis
+    queue = Queue("default", connection=connection, serializer=JSONSerializer)
+
+    def fill(n: int) -> None:
+        connection.flushdb()
+        with app.app_context():
+            for start in range(0, n, 500):
+                noop_task.enqueue_many([[i] for i in range(start, min(start + 500, n))])
+
+    def rq_class(cls: Any) -> None:
+        cls([queue], connection=connection, serializer=JSONSerializer).work(
+            burst=True, logging_level="WARNING"
+        )
+
+    def ours(simple: bool) -> None:
+        build_worker(app, runtime(app), queues=["default"], simple=simple).work(
+            burst=True, logging_level="WARNING"
+        )
+
+    variants = {
+        "RQ Worker": (fork_jobs, lambda: rq_class(Worker)),
+        "ours fork": (fork_jobs, lambda: ours(False)),
+        "RQ SimpleWorker": (simple_jobs, lambda: rq_class(SimpleWorker)),
+        "ours simple": (simple_jobs, lambda: ours(True)),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(3):
+        for name, (n, run) in variants.items():
+            fill(n)
+            rates[name].append(n / timed(run))
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
 def bench_latency(app: Flask, jobs: int, simple: bool) -> tuple[float, float]:
     client = get_state(app).redis
     client.flushdb()
@@ -312,6 +358,14 @@ def main() -> None:
             f"   ours / bare {kind}: {ours / processing[f'rq {kind}']:.0%} of the rq CLI, "
             f"{ours / processing[f'rq {kind} in app']:.0%} of RQ's class in the app's process"
         )
+    classes = bench_worker_classes(app, args.fork_jobs, args.simple_jobs)
+    print("\n2b. worker class in this process, work() timed only (jobs/s, median of 3)")
+    for name, rate in classes.items():
+        print(f"   {name:<20} {rate:8.1f}")
+    print(
+        f"   ours / RQ's class: fork {classes['ours fork'] / classes['RQ Worker']:.0%}, "
+        f"simple {classes['ours simple'] / classes['RQ SimpleWorker']:.0%}"
+    )
     print(f"\n3. end-to-end latency, {args.latency_jobs} jobs (client clock, ms)")
     for simple in (True, False):
         p50, p95 = bench_latency(app, args.latency_jobs, simple)

@@ -44,11 +44,13 @@ def add_job(
     owner: str | None = None,
     enqueued_at: str | None = None,
     batch: bool = False,
+    record: bool = True,
 ) -> Any:
     """Append the job, its queue or schedule entry and its status record to ``pipe``.
 
     ``batch=True`` is the ``enqueue_many`` path: the caller registers the queue name once
-    (``SADD``) for the whole batch, as RQ's own ``enqueue_many`` does.
+    (``SADD``) for the whole batch, as RQ's own ``enqueue_many`` does. ``record=False`` leaves
+    the status record to the caller (``records.write_many`` for a whole batch).
     """
     retry = Retry(max=spec.retries, interval=spec.intervals()) if spec.retries else None
     job = queue.create_job(
@@ -72,6 +74,8 @@ def add_job(
         queue.enqueue_job(job, pipeline=pipe)
     else:
         queue.schedule_job(job, at, pipeline=pipe)
+    if not record:
+        return job
     records.write(
         pipe,
         job_id,

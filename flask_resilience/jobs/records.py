@@ -151,6 +151,34 @@ def write(pipe: Any, job_id: str, ttl: int, **fields: Any) -> None:
     pipe.expire(key, ttl)
 
 
+_WRITE_MANY = """
+local ttl = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+    redis.call('HSET', key, unpack(ARGV, 2, #ARGV))
+    redis.call('EXPIRE', key, ttl)
+end
+return #KEYS
+"""
+
+
+def write_many(pipe: Any, job_ids: list[str], ttl: int, **fields: Any) -> None:
+    """The same ``fields`` on many records, as one script call appended to ``pipe``.
+
+    A batch's records differ only in their key, so sending the fields once instead of once per
+    job takes two commands and ~15 arguments per job out of the pipeline: redis-py's command
+    packing, not Redis, is what bounds a batch enqueue. Needs Lua (real Redis, not fakeredis).
+    """
+    mapping = [
+        item
+        for name, value in fields.items()
+        if value is not None
+        for item in (name, _encode(value))
+    ]
+    if not job_ids or not mapping:
+        return
+    pipe.eval(_WRITE_MANY, len(job_ids), *(record_key(j) for j in job_ids), ttl, *mapping)
+
+
 def count(pipe: Any, outcome: str, task: str, amount: int = 1) -> None:
     """Bump a fleet-wide counter (finished, failed, retried, dead) that metrics read at scrape."""
     pipe.hincrby(STATS_KEY, f"{outcome}|{task}", amount)

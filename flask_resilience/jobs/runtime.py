@@ -127,14 +127,30 @@ class JobsRuntime:
             raise ValueError(f"task {spec.name!r} is unique; enqueue its jobs one at a time")
         owner = self._owner()
         queue = self.queue(spec.queue)
-        ids = []
+        enqueued_at = records.utc_now()
+        one_script = not self.state.settings.embedded  # fakeredis has no Lua here
+        ttl = self.settings.status_ttl
         # One round trip, no MULTI: a batch need not be atomic as a whole, and skipping the
-        # transaction saves parsing a QUEUED reply per command.
+        # transaction saves parsing a QUEUED reply per command. The status records come first,
+        # in one script call, so no worker can start a job before its record exists (and have
+        # its "started" overwritten by a late "queued").
+        ids = [uuid.uuid4().hex for _ in calls]
         with self.connection.pipeline(transaction=False) as pipe:
+            if one_script:
+                records.write_many(
+                    pipe,
+                    ids,
+                    ttl,
+                    task=spec.name,
+                    queue=queue.name,
+                    status="queued",
+                    max_attempts=spec.max_attempts,
+                    enqueued_at=enqueued_at,
+                    owner=owner,
+                )
             pipe.sadd(queue.redis_queues_keys, queue.key)
-            for call in calls:
+            for job_id, call in zip(ids, calls, strict=True):
                 args, kwargs = ((), call) if isinstance(call, dict) else (tuple(call), {})
-                job_id = uuid.uuid4().hex
                 add_job(
                     pipe,
                     queue,
@@ -143,10 +159,11 @@ class JobsRuntime:
                     args,
                     kwargs,
                     owner=owner,
-                    status_ttl=self.settings.status_ttl,
+                    status_ttl=ttl,
+                    enqueued_at=enqueued_at,
                     batch=True,
+                    record=not one_script,
                 )
-                ids.append(job_id)
             pipe.execute()
         return [self._handle(spec, job_id, "queued") for job_id in ids]
 

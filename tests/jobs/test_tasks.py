@@ -14,7 +14,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from flask_resilience import get_state
-from flask_resilience.jobs import runtime, unique
+from flask_resilience.jobs import records, runtime, unique
 
 from . import tasks
 from .conftest import drain
@@ -244,6 +244,29 @@ def test_enqueue_many_queues_every_call(jobs_app: Flask) -> None:
     with jobs_app.app_context():
         results = [tasks.res.jobs.status(h.id).result for h in handles]  # type: ignore[union-attr]
     assert results == [3, 7]
+
+
+def test_enqueue_many_writes_the_same_records_as_enqueue(jobs_app: Flask) -> None:
+    """The batch path writes its status records in one script call; each record has the
+    fields, retention and values a single enqueue gives, and a bad argument in the batch
+    queues nothing at all."""
+    with jobs_app.app_context():
+        single = tasks.add.enqueue(1, 2)
+        batch = tasks.add.enqueue_many([[3, 4], [5, 6], {"a": 7, "b": 8}])
+        connection = get_state().redis
+        one = connection.hgetall(records.record_key(single.id))
+        many = [connection.hgetall(records.record_key(h.id)) for h in batch]
+        ttls = [connection.ttl(records.record_key(h.id)) for h in [single, *batch]]
+        queued = runtime().queue("default").get_job_ids()
+        with pytest.raises(TypeError, match="JSON"):
+            tasks.add.enqueue_many([[9, 9], [object(), 1]])
+        assert runtime().queue("default").get_job_ids() == queued
+    shape = {k: v for k, v in one.items() if k != b"enqueued_at"}
+    assert all({k: v for k, v in r.items() if k != b"enqueued_at"} == shape for r in many)
+    assert shape[b"status"] == b"queued" and shape[b"task"] == b"add"
+    assert all(b"enqueued_at" in r for r in many)
+    assert all(0 < ttl <= runtime(jobs_app).settings.status_ttl for ttl in ttls)
+    assert {h.id for h in batch} <= set(queued)
 
 
 def test_unknown_queue_fails_at_enqueue(jobs_app: Flask) -> None:
