@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from flask_resilience import Resilience
+from tests.black_hole import BlackHole
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -89,6 +90,16 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    """A loopback port that accepts connections and never answers (a silent Redis host)."""
+    hole = BlackHole()
+    try:
+        yield hole
+    finally:
+        hole.close()
 
 
 @pytest.fixture

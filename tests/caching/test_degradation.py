@@ -17,6 +17,7 @@ from flask import Flask
 
 from flask_resilience.caching.config import redis_backend_config
 from flask_resilience.caching.outage import Outage
+from tests.black_hole import BlackHole
 
 from .conftest import Clock, res, runtime
 
@@ -135,48 +136,6 @@ def test_outage_skips_redis_between_probes(
         assert outage.degraded and not outage.available()
         client.get("/quiz/1")
     assert len(_warnings(caplog)) == 1
-
-
-class BlackHole:
-    """A TCP port that accepts connections and never answers: a Redis host gone silent.
-
-    It counts the connections made, so a test sees how many probes (and retries) reached it.
-    """
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.05)
-        self.port = int(self.sock.getsockname()[1])
-        self.accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
-
-
-@pytest.fixture
-def black_hole() -> Iterator[BlackHole]:
-    hole = BlackHole()
-    try:
-        yield hole
-    finally:
-        hole.close()
 
 
 def test_one_request_probes_a_silent_redis_the_others_skip_it(
