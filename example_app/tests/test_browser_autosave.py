@@ -32,9 +32,32 @@ SAVE_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def live_server(make_example_app: AppFactory, sqlite_url: str) -> Iterator[str]:
+def draft_writes_refused() -> threading.Event:
+    """Set it and the live server answers every draft write 503, whoever sends it.
+
+    Playwright's routes stop a page's requests, but not a page-exit save (``keepalive``
+    fetch or ``sendBeacon``) that Chromium delivers for a page already closed, once the
+    network is back; only the server can refuse that one reliably.
+    """
+    return threading.Event()
+
+
+@pytest.fixture
+def live_server(
+    make_example_app: AppFactory, sqlite_url: str, draft_writes_refused: threading.Event
+) -> Iterator[str]:
     """The example app in embedded mode, served by werkzeug on a free loopback port."""
     app: Flask = make_example_app({"RESILIENCE_DATABASE_URL": sqlite_url})
+    wsgi = app.wsgi_app
+
+    def gate(environ: dict[str, Any], start_response: Any) -> Any:
+        is_write = environ.get("REQUEST_METHOD") != "GET"
+        if is_write and draft_writes_refused.is_set() and _draft_urls(environ["PATH_INFO"]):
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"draft writes refused by the test"]
+        return wsgi(environ, start_response)
+
+    app.wsgi_app = gate  # type: ignore[method-assign]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -77,7 +100,9 @@ def radio(page: Any, question: int, option: int) -> Any:
     return fieldset.locator("input[type=radio]").nth(option)
 
 
-def test_answers_survive_a_closed_tab_and_going_offline(live_server: str, browser: Any) -> None:
+def test_answers_survive_a_closed_tab_and_going_offline(
+    live_server: str, browser: Any, draft_writes_refused: threading.Event
+) -> None:
     """Saved answers come back on reopen; answers made offline are offered back and recovered."""
     from playwright.sync_api import expect
 
@@ -108,8 +133,10 @@ def test_answers_survive_a_closed_tab_and_going_offline(live_server: str, browse
         "Offline \u2013 saved locally", timeout=SAVE_TIMEOUT_MS
     )
     # A closed page's renderer can outlive close() for a moment and, seeing the network come
-    # back, save (correct, but then there is nothing left to recover): refuse its writes.
+    # back, save (correct, but then there is nothing left to recover): refuse its writes, in
+    # the page and at the server (a keepalive or beacon exit save outlives the page's routes).
     context.route(_draft_urls, _refuse_writes)
+    draft_writes_refused.set()
     page.close()
     context.set_offline(False)
     assert len(context.request.get(draft_url).json()["payload"]["answers"]) == 2
@@ -124,6 +151,7 @@ def test_answers_survive_a_closed_tab_and_going_offline(live_server: str, browse
         storage = page.evaluate("JSON.stringify(localStorage)")
         raise AssertionError(f"no recovery dialog; server: {server}; storage: {storage}") from exc
     context.unroute(_draft_urls, _refuse_writes)
+    draft_writes_refused.clear()
     dialog.get_by_role("button", name="Recover").click()
     for question, option in ((0, 1), (1, 0), (2, 1)):
         expect(radio(page, question, option)).to_be_checked()
