@@ -82,7 +82,7 @@ def retry_job(runtime: JobsRuntime, job_id: str) -> records.JobRecord:
             started_at=None,
             ended_at=None,
         )
-        pipe.zrem(records.DEAD_KEY, job_id)
+        pipe.zrem(records.dead_key(job.origin), job_id)
         if record and record.task:
             records.count(pipe, "requeued", record.task)
         pipe.execute()
@@ -94,17 +94,19 @@ def retry_job(runtime: JobsRuntime, job_id: str) -> records.JobRecord:
 
 def retry_dead(runtime: JobsRuntime, task: str | None = None) -> list[str]:
     """Requeue every dead job, or only those of ``task``; returns the ids requeued."""
-    ids = [_text(i) for i in runtime.connection.zrange(records.DEAD_KEY, 0, -1)]
     retried = []
-    for job_id, record in zip(ids, records.read_records(runtime.connection, ids), strict=True):
-        if task is not None and (record is None or record.task != task):
-            continue
-        try:
-            retry_job(runtime, job_id)
-        except (JobNotFound, JobConflict):
-            runtime.connection.zrem(records.DEAD_KEY, job_id)
-            continue
-        retried.append(job_id)
+    for queue in runtime.settings.queues:
+        key = records.dead_key(queue)
+        ids = [_text(i) for i in runtime.connection.zrange(key, 0, -1)]
+        for job_id, record in zip(ids, records.read_records(runtime.connection, ids), strict=True):
+            if task is not None and (record is None or record.task != task):
+                continue
+            try:
+                retry_job(runtime, job_id)
+            except (JobNotFound, JobConflict):
+                runtime.connection.zrem(key, job_id)
+                continue
+            retried.append(job_id)
     return retried
 
 
@@ -164,7 +166,8 @@ def delete_job(runtime: JobsRuntime, job_id: str) -> None:
         pass
     with runtime.connection.pipeline() as pipe:
         pipe.delete(records.record_key(job_id))
-        pipe.zrem(records.DEAD_KEY, job_id)
+        for queue in runtime.settings.queues:
+            pipe.zrem(records.dead_key(queue), job_id)
         removed = pipe.execute()
     known = known or bool(removed[0])
     with Session(runtime.state.engine) as session, session.begin():
@@ -204,10 +207,13 @@ def list_jobs(
 def _source(runtime: JobsRuntime, status: str, queue: str) -> tuple[Any, Any]:
     """``(count(), read(offset, limit))`` of one queue's list of jobs in ``status``."""
     connection = runtime.connection
-    if status == "dead":
-        dead = [_text(i) for i in connection.zrevrange(records.DEAD_KEY, 0, -1)]
-        mine = [r.id for r in records.read_records(connection, dead) if r and r.queue == queue]
-        return (lambda: len(mine)), (lambda offset, limit: mine[offset : offset + limit])
+    if status == "dead":  # newest first, paged in Redis
+        key = records.dead_key(queue)
+        return (lambda: int(connection.zcard(key))), (
+            lambda offset, limit: [
+                _text(i) for i in connection.zrevrange(key, offset, offset + limit - 1)
+            ]
+        )
     if status == "queued":
         rq_queue = runtime.queue(queue)
         return (lambda: rq_queue.count), (lambda offset, limit: rq_queue.get_job_ids(offset, limit))

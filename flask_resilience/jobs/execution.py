@@ -231,7 +231,7 @@ def _record_failure(
             records.count(pipe, "retried", spec.name)
         else:
             status = "dead" if retryable else "failed"
-            mark_ended(pipe, job.id, spec.name, status, summary, status_ttl)
+            mark_ended(pipe, job.id, spec.name, status, summary, status_ttl, queue=job.origin)
             pipe.hset(records.record_key(job.id), "traceback", traceback.format_exc()[-8000:])
             if spec.unique:
                 unique.release(pipe, spec, job.args, job.kwargs, job.id)
@@ -240,12 +240,14 @@ def _record_failure(
         log_give_up(job.id, spec.name, status, attempt, exc)
 
 
-def mark_ended(pipe: Any, job_id: str, task: str, status: str, error: str, ttl: int) -> None:
+def mark_ended(
+    pipe: Any, job_id: str, task: str, status: str, error: str, ttl: int, *, queue: str
+) -> None:
     """Record a job that will not run again on its own: ``failed`` or ``dead``."""
     records.write(pipe, job_id, ttl, status=status, error=error, ended_at=records.utc_now())
     records.count(pipe, "failed", task)
     if status == "dead":
-        pipe.zadd(records.DEAD_KEY, {job_id: time.time()})
+        pipe.zadd(records.dead_key(queue), {job_id: time.time()})
         records.count(pipe, "dead", task)
 
 

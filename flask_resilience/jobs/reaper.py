@@ -106,15 +106,16 @@ def mirror_rq_outcome(connection: Any, job_id: str, status_ttl: int, error: str)
     OOM killer, a segfault, ``kill -9`` of the horse): the record still says ``started``.
     """
     rq_status = text(connection.hget(Job.key_for(job_id), "status"))
-    fields = connection.hmget(records.record_key(job_id), ["task", "attempts"])
+    fields = connection.hmget(records.record_key(job_id), ["task", "attempts", "queue"])
     task, attempts = text(fields[0]) or "?", int(text(fields[1]) or 0)
+    queue = text(fields[2]) or text(connection.hget(Job.key_for(job_id), "origin"))
     with connection.pipeline(transaction=False) as pipe:
         if rq_status in ("queued", "scheduled"):
             records.write(pipe, job_id, status_ttl, status=rq_status, error=error)
             records.count(pipe, "retried", task)
             logger.warning("job %s (%s): %s; retrying", job_id, task, error)
         else:
-            mark_ended(pipe, job_id, task, "dead", error, status_ttl)
+            mark_ended(pipe, job_id, task, "dead", error, status_ttl, queue=queue)
         pipe.delete(records.lease_key(job_id))
         pipe.execute()
     if rq_status not in ("queued", "scheduled"):

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 RECORD_PREFIX = "resilience:job:"
-DEAD_KEY = "resilience:jobs:dead"
+DEAD_PREFIX = "resilience:jobs:dead:"
+"""One sorted set per queue (score: when the job died), so a queue's dead letters page cheaply."""
 STATS_KEY = "resilience:jobs:stats"
 LEASE_PREFIX = "resilience:jobs:lease:"
 TERMINAL = frozenset({"finished", "failed", "dead", "canceled"})
@@ -49,6 +50,11 @@ FIELDS = (
 )
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 """Upper bounds (seconds) of the job duration histogram; jobs run from milliseconds to minutes."""
+
+
+def dead_key(queue: str) -> str:
+    """The dead-letter set of ``queue``."""
+    return DEAD_PREFIX + queue
 
 
 def record_key(job_id: str) -> str:

@@ -26,7 +26,7 @@ from prometheus_client.core import (
 from rq import Queue
 
 from ..jobs.control import REGISTRIES
-from ..jobs.records import DEAD_KEY, DURATION_BUCKETS, STATS_KEY
+from ..jobs.records import DURATION_BUCKETS, STATS_KEY, dead_key
 from ..state import ResilienceState
 
 OUTCOMES = ("finished", "failed", "retried", "dead", "requeued")
@@ -65,12 +65,12 @@ class JobsCollector:
                 for name, registry_class in REGISTRIES.items():
                     pipe.zcard(registry_class(queue, connection=runtime.connection).key)
                     labels.append((queue, name))
-            pipe.zcard(DEAD_KEY)
+                pipe.zcard(dead_key(queue))
+                labels.append((queue, "dead"))
             pipe.hgetall(STATS_KEY)
             replies = pipe.execute()
         stats = {_text(k): _text(v) for k, v in replies[-1].items()}
         depths = list(zip(labels, replies[: len(labels)], strict=True))
-        depths.append((("*", "dead"), replies[-2]))
         return depths, stats
 
     def _counters(self, stats: dict[str, str]) -> Iterator[Metric]:

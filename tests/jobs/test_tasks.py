@@ -125,7 +125,7 @@ def test_exhausted_retries_reach_the_dead_letter_state(
         record = tasks.res.jobs.status(handle.id)
         redis = get_state().redis
         traceback = redis.hget(f"resilience:job:{handle.id}", "traceback").decode()
-        assert redis.zscore("resilience:jobs:dead", handle.id) is not None
+        assert redis.zscore("resilience:jobs:dead:high", handle.id) is not None
     assert record is not None and record.status == "dead" and record.attempts == 2
     assert record.error == f"ValueError: cannot process {token}"
     assert "Traceback" in traceback and "cannot process" in traceback

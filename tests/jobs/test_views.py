@@ -75,6 +75,10 @@ def test_admin_lists_failed_and_dead_jobs_paged(jobs_app: Flask) -> None:
         ]
         == 0
     )
+    high_dead = client.get("/resilience/admin/jobs?status=dead&queue=high", headers=ADMIN)
+    assert high_dead.get_json()["total"] == 3  # each queue has its own dead-letter set
+    low_dead = client.get("/resilience/admin/jobs?status=dead&queue=low", headers=ADMIN)
+    assert low_dead.get_json() == {"jobs": [], "total": 0, "page": 1, "per_page": 50}
     finished = client.get("/resilience/admin/jobs?status=finished", headers=ADMIN).get_json()
     assert finished["total"] == 1 and finished["jobs"][0]["task"] == "add"
     assert client.get("/resilience/admin/jobs?status=bogus", headers=ADMIN).status_code == 400
@@ -111,6 +115,8 @@ def test_metrics_report_depth_counters_and_durations(jobs_app: Flask) -> None:
     text = jobs_app.test_client().get("/metrics").get_data(as_text=True)
     assert 'resilience_jobs_queue_depth{queue="default",registry="queued"} 1.0' in text
     assert 'resilience_jobs_queue_depth{queue="high",registry="failed"} 1.0' in text
+    assert 'resilience_jobs_queue_depth{queue="high",registry="dead"} 1.0' in text
+    assert 'resilience_jobs_queue_depth{queue="low",registry="dead"} 0.0' in text
     assert 'resilience_jobs_total{outcome="finished",task="add"} 1.0' in text
     assert 'resilience_jobs_total{outcome="retried",task="doomed"} 1.0' in text
     assert 'resilience_jobs_total{outcome="dead",task="doomed"} 1.0' in text

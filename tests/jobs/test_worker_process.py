@@ -102,7 +102,7 @@ def test_a_horse_killed_on_its_own_leaves_a_record_that_matches_rq(
     assert spawn_worker("--burst").wait(60) == 0
     with process_app.app_context():
         recovered, dead = tasks.res.jobs.status(recovers.id), tasks.res.jobs.status(dies.id)
-        dead_ids = get_state().redis.zrange(records.DEAD_KEY, 0, -1)
+        dead_ids = get_state().redis.zrange(records.dead_key("default"), 0, -1)
     assert recovered is not None and recovered.status == "finished" and recovered.result == 2
     assert recovered.attempts == 2
     assert dead is not None and dead.status == "dead" and dead.attempts == 2
