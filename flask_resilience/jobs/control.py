@@ -97,7 +97,7 @@ def retry_dead(runtime: JobsRuntime, task: str | None = None) -> list[str]:
     retried = []
     for queue in runtime.settings.queues:
         key = records.dead_key(queue)
-        ids = [_text(i) for i in runtime.connection.zrange(key, 0, -1)]
+        ids = [records.text(i) for i in runtime.connection.zrange(key, 0, -1)]
         for job_id, record in zip(ids, records.read_records(runtime.connection, ids), strict=True):
             if task is not None and (record is None or record.task != task):
                 continue
@@ -211,7 +211,7 @@ def _source(runtime: JobsRuntime, status: str, queue: str) -> tuple[Any, Any]:
         key = records.dead_key(queue)
         return (lambda: int(connection.zcard(key))), (
             lambda offset, limit: [
-                _text(i) for i in connection.zrevrange(key, offset, offset + limit - 1)
+                records.text(i) for i in connection.zrevrange(key, offset, offset + limit - 1)
             ]
         )
     if status == "queued":
@@ -245,7 +245,3 @@ def _row(job_id: str, record: records.JobRecord | None, status: str) -> dict[str
     if record is None:
         return {"id": job_id, "status": status, "task": None}
     return record.as_json()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
 
 from . import records, unique
@@ -74,7 +72,7 @@ def current_job_progress(percent: float, message: str | None = None) -> None:
                 pipe, running.job_id, running.status_ttl, percent=float(percent), message=message
             )
             pipe.execute()
-    except (RedisConnectionError, RedisTimeoutError) as exc:
+    except records.REDIS_DOWN as exc:
         # Progress is for people watching; a Redis blip must not fail the work itself (and
         # use up an attempt). The next report, or the end of the job, brings the record up to date.
         logger.warning("could not record progress of job %s: %s", running.job_id, exc)

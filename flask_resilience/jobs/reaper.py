@@ -44,7 +44,7 @@ def find_abandoned(connection: Any, queue: str, grace_seconds: float, now: float
     worker is alive, and a job of a live worker is never taken for abandoned.
     """
     registry = StartedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
-    entries = [text(e) for e in connection.zrange(registry.key, 0, -1)]
+    entries = [records.text(e) for e in connection.zrange(registry.key, 0, -1)]
     job_ids = [registry.parse_job_id(entry) for entry in entries]
     if not job_ids:
         return []
@@ -56,9 +56,9 @@ def find_abandoned(connection: Any, queue: str, grace_seconds: float, now: float
     found = []
     for index, job_id in enumerate(job_ids):
         leased, (status, started_at) = replies[2 * index], replies[2 * index + 1]
-        if leased or text(status) != "started" or started_at is None:
+        if leased or records.text(status) != "started" or started_at is None:
             continue
-        started = datetime.fromisoformat(text(started_at)).timestamp()
+        started = datetime.fromisoformat(records.text(started_at)).timestamp()
         if now - started > grace_seconds:
             found.append(job_id)
     return [job_id for job_id in found if not _worker_alive(connection, job_id, now)]
@@ -66,10 +66,10 @@ def find_abandoned(connection: Any, queue: str, grace_seconds: float, now: float
 
 def _worker_alive(connection: Any, job_id: str, now: float) -> bool:
     """True when the worker RQ says runs ``job_id`` sent a heartbeat recently."""
-    worker_name = text(connection.hget(Job.key_for(job_id), "worker_name"))
+    worker_name = records.text(connection.hget(Job.key_for(job_id), "worker_name"))
     if not worker_name:
         return False
-    beat = text(
+    beat = records.text(
         connection.hget(Worker.redis_worker_namespace_prefix + worker_name, "last_heartbeat")
     )
     if not beat:
@@ -86,12 +86,12 @@ def reap(connection: Any, queue: str, *, lease_seconds: int, status_ttl: int) ->
     reaped = []
     registry = StartedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
     for job_id in find_abandoned(connection, queue, lease_seconds, now):
-        started = text(connection.hget(records.record_key(job_id), "started_at"))
+        started = records.text(connection.hget(records.record_key(job_id), "started_at"))
         claim = f"{CLAIM_PREFIX}{job_id}:{started}"
         if not connection.set(claim, 1, nx=True, ex=3600):
             continue
         for entry in connection.zrange(registry.key, 0, -1):
-            if registry.parse_job_id(text(entry)) == job_id:
+            if registry.parse_job_id(records.text(entry)) == job_id:
                 connection.zadd(registry.key, {entry: 1}, xx=True)
         registry.cleanup(timestamp=1.5)
         mirror_rq_outcome(connection, job_id, status_ttl, ABANDONED)
@@ -105,10 +105,10 @@ def mirror_rq_outcome(connection: Any, job_id: str, status_ttl: int, error: str)
     Used for a job whose worker died (the sweep) and for a work horse killed on its own (the
     OOM killer, a segfault, ``kill -9`` of the horse): the record still says ``started``.
     """
-    rq_status = text(connection.hget(Job.key_for(job_id), "status"))
+    rq_status = records.text(connection.hget(Job.key_for(job_id), "status"))
     fields = connection.hmget(records.record_key(job_id), ["task", "attempts", "queue"])
-    task, attempts = text(fields[0]) or "?", int(text(fields[1]) or 0)
-    queue = text(fields[2]) or text(connection.hget(Job.key_for(job_id), "origin"))
+    task, attempts = records.text(fields[0]) or "?", int(records.text(fields[1]) or 0)
+    queue = records.text(fields[2]) or records.text(connection.hget(Job.key_for(job_id), "origin"))
     with connection.pipeline(transaction=False) as pipe:
         if rq_status in ("queued", "scheduled"):
             records.write(pipe, job_id, status_ttl, status=rq_status, error=error)
@@ -120,9 +120,3 @@ def mirror_rq_outcome(connection: Any, job_id: str, status_ttl: int, error: str)
         pipe.execute()
     if rq_status not in ("queued", "scheduled"):
         log_give_up(job_id, task, "dead", attempts, None)
-
-
-def text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)

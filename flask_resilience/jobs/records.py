@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+"""Errors that mean Redis does not answer (as opposed to answering with an error)."""
 RECORD_PREFIX = "resilience:job:"
 DEAD_PREFIX = "resilience:jobs:dead:"
 """One sorted set per queue (score: when the job died), so a queue's dead letters page cheaply."""
@@ -210,6 +215,13 @@ def _encode(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def text(value: Any) -> str:
+    """A Redis reply as text: ``""`` for a missing value, bytes decoded."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _text(value: Any) -> str | None:

@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, has_request_context, request
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -23,7 +21,7 @@ from .task import JobHandle
 if TYPE_CHECKING:
     from .api import Jobs
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+REDIS_DOWN = records.REDIS_DOWN
 
 
 class JobsRuntime:

@@ -10,12 +10,10 @@ exactly like an unknown one, so ids cannot be probed.
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..problems import problem_response, register_problem_handlers
 from ..state import get_state
-from .records import JobRecord
+from .records import REDIS_DOWN, JobRecord
 
 
 def jobs_blueprint() -> Blueprint:
@@ -29,7 +27,7 @@ def job_status(job_id: str) -> Response:
     state = get_state()
     try:
         record = state.capabilities["jobs"].record(job_id)
-    except (RedisConnectionError, RedisTimeoutError):
+    except REDIS_DOWN:
         return problem_response(
             503, detail="the job store (Redis) is unreachable; retry shortly", job_id=job_id
         )

@@ -23,17 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from ..state import get_state
 from . import records
 from .maintenance import Maintenance
-from .reaper import mirror_rq_outcome, text
+from .reaper import mirror_rq_outcome
+from .records import REDIS_DOWN
 from .runtime import JobsRuntime
-from .worker_mixin import REDIS_DOWN, ResilienceWorkerMixin
+from .worker_mixin import ResilienceWorkerMixin
 
 logger = logging.getLogger("flask_resilience.jobs")
 PR_SET_PDEATHSIG = 1
@@ -54,7 +53,7 @@ class ResilienceWorker(ResilienceWorkerMixin, Worker):
         result = super().monitor_work_horse(job, queue, *args, **kwargs)
         connection = self.connection
         try:
-            if text(connection.hget(records.record_key(job.id), "status")) == "started":
+            if records.text(connection.hget(records.record_key(job.id), "status")) == "started":
                 runtime = self.maintenance.runtime
                 mirror_rq_outcome(connection, job.id, runtime.settings.status_ttl, HORSE_KILLED)
         except REDIS_DOWN as exc:  # the worker must outlive an outage; the sweep still looks
@@ -117,7 +116,7 @@ def build_worker_when_reachable(
     while True:
         try:
             return build_worker(app, runtime, **options)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except REDIS_DOWN as exc:
             if not warned:
                 logger.warning("Redis does not answer (%s); the worker starts when it does", exc)
                 warned = True

@@ -17,12 +17,10 @@ import time
 from typing import Any
 
 from flask import Flask
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .maintenance import Maintenance
+from .records import REDIS_DOWN
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 logger = logging.getLogger("flask_resilience.jobs")
 
 
